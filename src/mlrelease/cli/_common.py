@@ -1,0 +1,54 @@
+"""What every command shares: options, opening the client, consoles and output formats."""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from mlrelease.client import Client
+from mlrelease.settings import resolve_settings
+from mlrelease.spec import DEFAULT_FILENAME
+
+__all__ = ["DEFAULT_FILE", "Output", "OutputFormat", "ProjectFile", "console", "err_console", "open_client", "print_json"]
+
+DEFAULT_FILE = Path(DEFAULT_FILENAME)
+console = Console(highlight=False, soft_wrap=True)
+err_DEFAULT_FILE = Path(DEFAULT_FILENAME)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+ProjectFile = Annotated[
+    Path,
+    typer.Option(
+        "--file",
+        "-f",
+        help=f"Project file (default: ./{DEFAULT_FILENAME}). Stores default to .mlrelease/ beside it.",
+        envvar="MLRELEASE_FILE",
+    ),
+]
+Output = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="Output format: table or json.")
+]
+
+
+def open_client(project_file: Path, *, require_project: bool = False) -> Client:
+    """The project's client if its file exists, else one over MLRELEASE_DB / the defaults."""
+    if require_project or project_file.exists():
+        return Client.from_project(project_file)
+    settings = resolve_settings(None, base_dir=Path.cwd(), env=os.environ)
+    return Client(settings)
+
+
+def print_json(data: Any) -> None:
+    console.print_json(json.dumps(data, default=str))

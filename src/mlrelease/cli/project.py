@@ -1,0 +1,121 @@
+"""Commands about the project file: init, validate, quickstart."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlrelease.cli._common import DEFAULT_FILE, ProjectFile, console
+from mlrelease.cli.render import StepProgress, gates_table, key_value_table
+from mlrelease.client import Client
+from mlrelease.pipeline.runner import PipelineResult
+from mlrelease.pipeline.runs import RunStatus
+from mlrelease.scaffold import render_project_file, write_project_file
+from mlrelease.spec import Task, load_spec
+
+__all__ = ["register", "report_pipeline_result"]
+
+
+def init(
+    task: Annotated[
+        str, typer.Option("--task", "-t", help="classification or regression.")
+    ] = "classification",
+    model: Annotated[str | None, typer.Option(help="Model name (default from the task).")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Data source: sklearn:load_NAME, a CSV/Parquet path or glob, or module:function."),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Target column.")] = None,
+    project_file: ProjectFile = DEFAULT_FILE,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented mlrelease.yaml for a classification or regression project."""
+    if task not in ("classification", "regression"):
+        raise typer.BadParameter("use classification or regression", param_hint="--task")
+    task_kind: Task = "classification" if task == "classification" else "regression"
+    text = render_project_file(task_kind, model=model, source=source, target=target)
+    path = write_project_file(project_file, text, overwrite=force)
+    console.print(f"wrote {path}")
+    console.print("next: edit it, then `mlrelease validate` and `mlrelease run`")
+
+
+def validate(project_file: ProjectFile = DEFAULT_FILE) -> None:
+    """Check the project file: unknown keys, wrong types, missing fields, unknown metrics.
+
+    Every problem is printed as one line naming the key's path; exit code 2 if any.
+    """
+    loaded = load_spec(project_file)
+    spec = loaded.spec
+    console.print(f"[green]✓[/] {loaded.path} is valid")
+    console.print(
+        f"  model {spec.model} ({spec.task}), data {spec.data.source}, "
+        f"{len(spec.gates)} gate(s), environments {' -> '.join(spec.environment_order)}"
+    )
+
+
+def quickstart(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder for the new project (created if missing).")
+    ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Retrain even if nothing changed.")] = False,
+) -> None:
+    """Create a breast-cancer classification project here, train it, gate it, register it.
+
+    Writes mlrelease.yaml (if the folder has none), trains on scikit-learn's bundled
+    breast-cancer data (no download), checks the gate macro_f1 >= 0.5, registers
+    version 1 and points the dev alias at it. Run it again: an unchanged pipeline
+    is recognised and not retrained (unless --force).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / DEFAULT_FILE
+    if path.exists():
+        console.print(f"using the existing {path}")
+    else:
+        write_project_file(path, render_project_file("classification"))
+        console.print(f"wrote {path} (breast-cancer data bundled with scikit-learn, 30 features)")
+    with Client.from_project(path) as client:
+        with StepProgress() as progress:
+            result = client.run(force=force, observer=progress)
+        report_pipeline_result(result)
+    _print_next_steps(path, directory)
+
+
+def report_pipeline_result(result: PipelineResult) -> None:
+    if result.status == RunStatus.CACHED and result.cached_from is not None:
+        version = result.version.version if result.version else "?"
+        console.print(
+            f"[yellow]unchanged:[/] same project file, data and code as run "
+            f"{result.cached_from.id[:8]}; version {version} stands. Use --force to retrain."
+        )
+        return
+    if result.gates:
+        console.print(gates_table([gate.to_dict() for gate in result.gates]))
+    console.print(key_value_table("Metrics (test split)", result.metrics.items()))
+    if result.version is not None:
+        console.print(
+            f"[bold green]registered[/] {result.version.model} version {result.version.version}"
+            f" -> {result.alias}   (run {result.run_id[:8]})"
+        )
+
+
+def _print_next_steps(path: Path, directory: Path) -> None:
+    spec = load_spec(path, os.environ).spec
+    where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory} && "
+    console.print("\nwhat to try next:")
+    for line in (
+        f"{where}mlrelease versions {spec.model}        # the registry",
+        f"{where}mlrelease runs                          # what ran, with timings",
+        f"{where}mlrelease show {spec.model} 1           # metrics, signature, lineage",
+        f"{where}mlrelease gate {spec.model} 1 --env production   # the CI gate, exit code 1 on failure",
+        f"{where}mlrelease run --force                   # retrain after editing {DEFAULT_FILE}",
+    ):
+        console.print(f"  {line}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(validate)
+    app.command()(quickstart)

@@ -1,0 +1,297 @@
+"""The Python API: everything the CLI does, for notebooks and CI scripts.
+
+    from mlrelease import Client
+
+    client = Client.from_project("mlrelease.yaml")
+    result = client.run()                              # train -> gate -> register
+    model = client.load_model("models:/breast-cancer@dev")
+
+    # a model trained elsewhere goes through the same gates
+    client.register_model("churn", fitted, task="classification",
+                          sample_input=X_test, eval_data=(X_test, y_test),
+                          gates=["macro_f1 >= 0.6"])
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlrelease.artifacts import open_artifact_store
+from mlrelease.audit import EventInfo, current_actor, list_events
+from mlrelease.data import build_profile
+from mlrelease.errors import ConfigError
+from mlrelease.evaluation import Task, compute_metrics, confusion_matrix, known_metrics
+from mlrelease.gates import Gate, GateResult, evaluate_gates, parse_gate
+from mlrelease.names import ModelRef
+from mlrelease.pipeline.evaluate import (
+    EvaluationSet,
+    judge,
+    load_evaluation_set,
+    raise_for_failed_gates,
+    score_model,
+    store_evaluation_set,
+)
+from mlrelease.pipeline.runner import Observer, PipelineResult, run_pipeline
+from mlrelease.pipeline.runs import RunInfo, RunLog, RunRecorder, get_run, list_runs
+from mlrelease.registry.flavors import LoadedModel, flavor_for
+from mlrelease.registry.records import ModelInfo, NewVersion, VersionInfo
+from mlrelease.registry.service import Registry
+from mlrelease.registry.signature import signature_of
+from mlrelease.settings import Settings, resolve_settings
+from mlrelease.spec import LoadedSpec, gate_from_item, load_spec
+from mlrelease.store import Store
+
+__all__ = ["Client"]
+
+
+class Client:
+    """A connection to one metadata store and one artifact store."""
+
+    def __init__(self, settings: Settings, *, project: LoadedSpec | None = None) -> None:
+        self.settings = settings
+        self.project = project
+        self.store = Store.open(settings.db_url, base_dir=settings.base_dir)
+        artifacts = open_artifact_store(settings.artifacts_url, base_dir=settings.base_dir)
+        self.registry = Registry(self.store, artifacts, trusted_types=settings.trusted_types)
+
+    @classmethod
+    def from_project(
+        cls, path: str | Path = ".", *, env: Mapping[str, str] | None = None
+    ) -> Client:
+        """Open the stores the project file names (or the defaults beside it)."""
+        environment = os.environ if env is None else env
+        project = load_spec(Path(path), environment)
+        settings = resolve_settings(project.spec, base_dir=project.project_dir, env=environment)
+        return cls(settings, project=project)
+
+    @classmethod
+    def open(
+        cls,
+        db: str | None = None,
+        artifacts: str | None = None,
+        *,
+        base_dir: str | Path = ".",
+        env: Mapping[str, str] | None = None,
+    ) -> Client:
+        """Open stores by URL; unset ones come from MLRELEASE_DB / MLRELEASE_ARTIFACTS or defaults."""
+        environment = dict(os.environ if env is None else env)
+        if db is not None:
+            environment["MLRELEASE_DB"] = db
+        if artifacts is not None:
+            environment["MLRELEASE_ARTIFACTS"] = artifacts
+        return cls(resolve_settings(None, base_dir=Path(base_dir), env=environment))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- the pipeline ---------------------------------------------------------------
+
+    def run(self, *, force: bool = False, observer: Observer | None = None) -> PipelineResult:
+        """Run the project's pipeline; raises DataCheckFailed or GateFailed when refused."""
+        return run_pipeline(
+            self._require_project(), self.registry, actor=current_actor(), force=force, observer=observer
+        )
+
+    def runs(self, model: str | None = None, *, limit: int = 20) -> list[RunInfo]:
+        return list_runs(self.store, model=model, limit=limit)
+
+    def get_run(self, run_id: str) -> tuple[RunInfo, list[RunLog]]:
+        return get_run(self.store, run_id)
+
+    def start_run(self, model: str) -> RunRecorder:
+        """Record a run of your own training code (metrics, logs), MLflow-style."""
+        return RunRecorder.start(self.store, model_name=model)
+
+    # -- the registry -----------------------------------------------------------------
+
+    def models(self) -> list[ModelInfo]:
+        return self.registry.models()
+
+    def versions(self, model: str) -> list[VersionInfo]:
+        return self.registry.versions(model)
+
+    def version(self, model: str, version: int) -> VersionInfo:
+        return self.registry.version(model, version)
+
+    def resolve(self, ref: str | ModelRef) -> VersionInfo:
+        return self.registry.resolve(ModelRef.parse(ref) if isinstance(ref, str) else ref)
+
+    def load_model(self, ref: str | ModelRef) -> LoadedModel:
+        """Load a version (``models:/NAME/3`` or ``models:/NAME@production``), sha256-verified."""
+        return self.registry.load_model(self.resolve(ref))
+
+    def events(self, model: str | None = None) -> list[EventInfo]:
+        with self.store.read() as connection:
+            return list_events(connection, model=model)
+
+    def register_model(
+        self,
+        name: str,
+        model: Any,
+        *,
+        task: Task,
+        sample_input: pd.DataFrame | np.ndarray,
+        eval_data: tuple[pd.DataFrame | np.ndarray, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        gates: Sequence[str | Gate] | None = None,
+        alias: str | None = None,
+    ) -> VersionInfo:
+        """Register a model trained elsewhere, through the same gates as a pipeline run.
+
+        With ``eval_data`` the metrics are computed here and champion comparisons
+        score the champion on the same rows; without it, only ``metrics`` you pass
+        are known and gates that compare with a champion cannot be checked.
+        Nothing is written unless every gate passes.
+        """
+        sample = _as_frame(sample_input)
+        flavor = flavor_for(model)
+        with tempfile.TemporaryDirectory(prefix="mlrelease-") as tmp:
+            path = Path(tmp) / flavor.filename
+            flavor.save(model, path)
+            loaded = flavor.load(path, trusted_types=self.settings.trusted_types)
+            data = None if eval_data is None else _evaluation_set(eval_data, sample.columns)
+            scored = None if data is None else score_model(loaded, data, task)
+            all_metrics = dict(metrics or {})
+            if scored is not None:
+                all_metrics.update(compute_metrics(known_metrics(task), task, scored))
+            parsed = self._gates_for_registration(gates, task)
+            results = self._judge_registration(name, task, parsed, scored, data, all_metrics)
+            raise_for_failed_gates(results, subject=f"{name} (new version)")
+            artifact = self.registry.artifacts.put_file(path, flavor.filename)
+        evaluation: dict[str, Any] = {}
+        if data is not None and scored is not None:
+            stored = store_evaluation_set(self.registry.artifacts, data)
+            evaluation = {"uri": stored.uri, "sha256": stored.sha256, "rows": len(data.X)}
+            if task == "classification":
+                evaluation["confusion_matrix"] = confusion_matrix(scored)
+        new = NewVersion(
+            flavor=flavor.name,
+            artifact_uri=artifact.uri,
+            artifact_sha256=artifact.sha256,
+            signature=signature_of(sample, task=task, classes=loaded.classes),
+            params=dict(params or {}),
+            metrics=all_metrics,
+            profile=build_profile(sample),
+            lineage={"registered_from": "python"},
+            gate_results=[result.to_dict() for result in results],
+            evaluation=evaluation,
+        )
+        return self.registry.register(name, task, new, actor=current_actor(), alias=alias)
+
+    def _gates_for_registration(
+        self, gates: Sequence[str | Gate] | None, task: Task
+    ) -> list[Gate]:
+        if gates is None:
+            return self.project.spec.parsed_gates() if self.project else []
+        return [parse_gate(gate, task) if isinstance(gate, str) else gate for gate in gates]
+
+    def _judge_registration(
+        self,
+        name: str,
+        task: Task,
+        gates: list[Gate],
+        scored: Any,
+        data: EvaluationSet | None,
+        metrics: dict[str, float],
+    ) -> list[GateResult]:
+        if scored is not None and data is not None:
+            return judge(
+                gates, task=task, model_name=name, candidate=scored, data=data, registry=self.registry
+            )
+        champions = {gate.env: None for gate in gates if gate.refers_to_champion}
+        if any(self.registry.alias_version(name, env) is not None for env in champions):
+            raise ConfigError(
+                "gates compare with a champion, which needs evaluation data: pass "
+                "eval_data=(X_test, y_test) to register_model"
+            )
+        return evaluate_gates(
+            gates, task, candidate=None, candidate_metrics=metrics, champions=champions
+        )
+
+    def check_gates(
+        self, model: str, version: int, *, env: str | None = None
+    ) -> list[GateResult]:
+        """Re-evaluate the gates for an existing version against today's champions.
+
+        Gates come from the project file (plus those of ``env``'s policy) or, with no
+        project file, from the ones recorded when the version was registered.
+        ``env`` names the environment whose champion plain gates compare with.
+        """
+        info = self.registry.version(model, version)
+        task: Task = info.signature.get("task", "classification")
+        gates = self._gates_to_check(info, task, env)
+        if not gates:
+            return []
+        evaluation = info.evaluation
+        if not evaluation.get("uri"):
+            raise ConfigError(
+                f"{model} v{version} was registered without an evaluation set, so its gates "
+                "cannot be re-checked; register it with eval_data"
+            )
+        data = load_evaluation_set(self.registry.artifacts, evaluation["uri"], evaluation["sha256"])
+        scored = score_model(self.registry.load_model(info), data, task)
+        return judge(gates, task=task, model_name=model, candidate=scored, data=data, registry=self.registry)
+
+    def _gates_to_check(self, info: VersionInfo, task: Task, env: str | None) -> list[Gate]:
+        if self.project is not None and self.project.spec.model == info.model:
+            spec = self.project.spec
+            if env is None:
+                return spec.parsed_gates()
+            if env not in spec.environments:
+                raise ConfigError(
+                    f"--env {env}: no such environment; defined: {', '.join(spec.environments)}"
+                )
+            # A gate written as plain text compares with ``env``'s champion; one that
+            # names its environment keeps it.
+            return [
+                parse_gate(item, task, env=env) if isinstance(item, str) else gate_from_item(item, task)
+                for item in [*spec.gates, *spec.environments[env].gates]
+            ]
+        return [
+            parse_gate(
+                recorded["gate"],
+                task,
+                env=env or recorded.get("env") or "production",
+                confidence=recorded.get("confidence"),
+            )
+            for recorded in info.gate_results
+        ]
+
+    def _require_project(self) -> LoadedSpec:
+        if self.project is None:
+            raise ConfigError(
+                "this needs a project file; open the client with Client.from_project(path)"
+            )
+        return self.project
+
+
+def _as_frame(data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    array = np.asarray(data)
+    if array.ndim != 2:
+        raise ConfigError(f"sample_input must be 2-dimensional (rows x features), got {array.ndim}-d")
+    return pd.DataFrame(array, columns=[f"x{index}" for index in range(array.shape[1])])
+
+
+def _evaluation_set(eval_data: tuple[Any, Any], columns: pd.Index) -> EvaluationSet:
+    X, y = eval_data
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X), columns=columns)
+    target = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y), name="target")
+    if len(frame) != len(target):
+        raise ConfigError(f"eval_data: X has {len(frame)} rows but y has {len(target)}")
+    return EvaluationSet(X=frame.reset_index(drop=True), y=target.reset_index(drop=True))

@@ -1,0 +1,1 @@
+"""Models, versions and aliases; how model artifacts are saved and loaded."""

@@ -1,0 +1,117 @@
+"""The "sklearn" flavor: scikit-learn estimators saved with skops, never with pickle.
+
+Loading asks skops which types the file would instantiate and refuses any the
+project has not trusted, so a model file cannot run code it was not allowed to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import skops.io
+import skops.io.exceptions
+from numpy.typing import NDArray
+
+from mlrelease.errors import ArtifactError, UntrustedArtifactError
+
+__all__ = ["SklearnFlavor", "SklearnModel"]
+
+_T = TypeVar("_T")
+
+# Why skops distrusts some scikit-learn types by default (crafted trees can read out
+# of bounds); passed on so users are not left guessing. Older skops has no such table.
+_UNTRUSTED_TYPE_REASONS: dict[str, str] = getattr(skops.io.exceptions, "UNTRUSTED_TYPE_REASONS", {})
+
+
+@dataclass(frozen=True)
+class SklearnModel:
+    """A loaded scikit-learn estimator, called with DataFrames so feature names hold."""
+
+    estimator: Any
+    flavor: str = field(default="sklearn", init=False)
+
+    @property
+    def classes(self) -> list[Any] | None:
+        labels = getattr(self.estimator, "classes_", None)
+        return None if labels is None else np.asarray(labels).tolist()
+
+    def predict(self, X: pd.DataFrame) -> NDArray[Any]:
+        return np.asarray(self.estimator.predict(X))
+
+    def predict_proba(self, X: pd.DataFrame) -> NDArray[Any] | None:
+        # Pipelines and some estimators only have predict_proba when their final
+        # step supports it; hasattr is how scikit-learn reports that.
+        if not hasattr(self.estimator, "predict_proba"):
+            return None
+        return np.asarray(self.estimator.predict_proba(X))
+
+
+@dataclass(frozen=True)
+class SklearnFlavor:
+    name: str = field(default="sklearn", init=False)
+    filename: str = field(default="model.skops", init=False)
+
+    def save(self, model: Any, path: Path) -> None:
+        try:
+            skops.io.dump(model, path)
+        except (TypeError, ValueError, OSError) as exc:
+            raise ArtifactError(
+                f"The {type(model).__name__} model cannot be saved with skops: {exc}",
+                details={"path": str(path)},
+            ) from exc
+
+    def load(self, path: Path, *, trusted_types: Sequence[str] = ()) -> SklearnModel:
+        """Load the estimator in ``path`` if every type it holds is trusted.
+
+        ``trusted_types`` holds exact type names (``"mypkg.models.MyEstimator"``) or
+        prefixes ending in ``"."`` (``"mypkg."``) on top of what skops trusts itself.
+
+        Raises:
+            UntrustedArtifactError: the file holds types that are not trusted.
+            ArtifactError: the file is not a skops file skops can load.
+        """
+        untrusted = _read_skops(path, lambda: skops.io.get_untrusted_types(file=path))
+        refused = [name for name in untrusted if not _is_trusted(name, trusted_types)]
+        if refused:
+            raise _untrusted(path, refused)
+        # Exactly the types just approved: never trusted=True, which would allow any.
+        return SklearnModel(_read_skops(path, lambda: skops.io.load(path, trusted=untrusted)))
+
+
+def _read_skops(path: Path, read: Callable[[], _T]) -> _T:
+    try:
+        return read()
+    # skops surfaces whatever its zip, JSON and import machinery raise; for an
+    # untrusted file every one of them means the same thing: nothing was loaded.
+    except Exception as exc:
+        raise ArtifactError(
+            f"Model file {path} was refused: it is not a skops file that can be loaded "
+            f"({type(exc).__name__}: {exc}). Models are only ever read with skops, never "
+            "unpickled; re-save the model with this version of mlrelease.",
+            details={"path": str(path)},
+        ) from exc
+
+
+def _is_trusted(type_name: str, trusted_types: Sequence[str]) -> bool:
+    return any(
+        type_name.startswith(trusted) if trusted.endswith(".") else type_name == trusted
+        for trusted in trusted_types
+    )
+
+
+def _untrusted(path: Path, refused: list[str]) -> UntrustedArtifactError:
+    reasons = {
+        name: _UNTRUSTED_TYPE_REASONS[name] for name in refused if name in _UNTRUSTED_TYPE_REASONS
+    }
+    return UntrustedArtifactError(
+        f"Model file {path} was not loaded: it holds types that are not trusted: "
+        f"{', '.join(refused)}. Only if you trust this file (for example, you trained it "
+        "yourself), add them to `trusted_types` in the `registry:` section of the "
+        "project file.",
+        details={"path": str(path), "types": refused, "reasons": reasons},
+    )

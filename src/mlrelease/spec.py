@@ -1,0 +1,421 @@
+"""The project file (`mlrelease.yaml`): its schema, loading and validation.
+
+The pydantic models here are the truth about what the file may contain. Unknown
+keys are rejected; every problem is reported as one line that starts with the
+key's path (``gates[1]: unknown metric 'f1_macro'; known: ...``) and, where the
+YAML parser can tell, the line number in the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlrelease.errors import ConfigError, GateExpressionError, MissingVariableError, SpecError
+from mlrelease.evaluation.metrics import known_metrics
+from mlrelease.gates import Gate, parse_gate
+from mlrelease.names import validate_name
+
+__all__ = [
+    "DEFAULT_FILENAME",
+    "ChecksSpec",
+    "DataSpec",
+    "EnvironmentSpec",
+    "GateSpec",
+    "ProjectSpec",
+    "SearchSpec",
+    "SplitSpec",
+    "StoreSpec",
+    "TrainSpec",
+    "gate_from_item",
+    "load_spec",
+    "parse_spec",
+]
+
+DEFAULT_FILENAME = "mlrelease.yaml"
+Task = Literal["classification", "regression"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSpec(_Strict):
+    test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    seed: int = 42
+    # None means: stratify classification targets, not regression ones.
+    stratify: bool | None = None
+
+
+class ChecksSpec(_Strict):
+    min_rows: Annotated[int, Field(ge=1)] = 1
+    max_missing_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
+    schema_: Literal["strict", "warn", "off"] = Field("strict", alias="schema")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class DataSpec(_Strict):
+    source: str
+    target: str
+    split: SplitSpec = SplitSpec()
+    checks: ChecksSpec = ChecksSpec()
+
+
+class SearchSpec(_Strict):
+    grid: dict[str, list[Any]]
+    cv: Annotated[int, Field(ge=2)] = 5
+    scoring: str | None = None
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_not_empty(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [name for name, values in grid.items() if not values]
+        if not grid or empty:
+            raise ValueError(f"every grid parameter needs at least one value (empty: {empty or 'grid'})")
+        return grid
+
+
+class TrainSpec(_Strict):
+    estimator: str | None = None
+    entrypoint: str | None = None
+    params: dict[str, Any] = {}
+    search: SearchSpec | None = None
+    preprocess: Literal["auto", "none"] = "auto"
+
+    @model_validator(mode="after")
+    def _one_trainer(self) -> TrainSpec:
+        if (self.estimator is None) == (self.entrypoint is None):
+            raise ValueError(
+                "give exactly one of 'estimator' (an import path such as "
+                "sklearn.linear_model.LogisticRegression) or 'entrypoint' (module:function)"
+            )
+        if self.search is not None and self.entrypoint is not None:
+            raise ValueError("'search' works with 'estimator' only; tune inside your entrypoint")
+        return self
+
+
+class GateSpec(_Strict):
+    gate: str
+    env: str = "production"
+    confidence: float | None = None
+
+
+GateItem = str | GateSpec
+
+
+class EnvironmentSpec(_Strict):
+    after: str | None = None
+    approvals: Annotated[int, Field(ge=0)] = 0
+    release: Literal["direct", "canary", "shadow"] = "direct"
+    gates: list[GateItem] = []
+
+
+class StoreSpec(_Strict):
+    metadata: str | None = None
+    artifacts: str | None = None
+
+
+class RegistrySpec(_Strict):
+    trusted_types: list[str] = []
+
+
+def _default_environments() -> dict[str, EnvironmentSpec]:
+    return {
+        "dev": EnvironmentSpec(),
+        "staging": EnvironmentSpec(after="dev"),
+        "production": EnvironmentSpec(after="staging", approvals=1),
+    }
+
+
+class ProjectSpec(_Strict):
+    model: str
+    task: Task
+    data: DataSpec
+    train: TrainSpec
+    metrics: list[str] = []
+    gates: list[GateItem] = []
+    environments: dict[str, EnvironmentSpec] = Field(default_factory=_default_environments)
+    store: StoreSpec = StoreSpec()
+    registry: RegistrySpec = RegistrySpec()
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, name: str) -> str:
+        try:
+            return validate_name(name, what="model name")
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The metrics to compute: those listed, or every metric known for the task."""
+        return self.metrics or known_metrics(self.task)
+
+    @property
+    def stratify(self) -> bool:
+        configured = self.data.split.stratify
+        return self.task == "classification" if configured is None else configured
+
+    @property
+    def environment_order(self) -> list[str]:
+        """Environments from first to last, following each one's ``after``."""
+        return _order_environments(self.environments)
+
+    @property
+    def first_environment(self) -> str:
+        return self.environment_order[0]
+
+    def parsed_gates(self) -> list[Gate]:
+        return [gate_from_item(item, self.task) for item in self.gates]
+
+
+def gate_from_item(item: GateItem, task: Task) -> Gate:
+    """A gate as written in the project file (text, or a mapping with env/confidence), parsed."""
+    if isinstance(item, str):
+        return parse_gate(item, task)
+    return parse_gate(item.gate, task, env=item.env, confidence=item.confidence)
+
+
+def _order_environments(envs: Mapping[str, EnvironmentSpec]) -> list[str]:
+    ordered: list[str] = []
+    remaining = dict(envs)
+    while remaining:
+        ready = [
+            name for name, env in remaining.items() if env.after is None or env.after in ordered
+        ]
+        if not ready:
+            raise SpecError(
+                "environments: 'after' forms a cycle among "
+                + ", ".join(sorted(remaining))
+                + "; one environment must come first (no 'after')"
+            )
+        ordered.extend(ready)
+        for name in ready:
+            del remaining[name]
+    return ordered
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated project file and where it lives."""
+
+    spec: ProjectSpec
+    path: Path
+
+    @property
+    def project_dir(self) -> Path:
+        return self.path.parent
+
+
+def load_spec(path: Path, env: Mapping[str, str] | None = None) -> LoadedSpec:
+    """Read, interpolate and validate the project file at ``path``."""
+    if path.is_dir():
+        path = path / DEFAULT_FILENAME
+    if not path.is_file():
+        raise SpecError(
+            f"{path}: project file not found; run 'mlrelease init' to write one, "
+            "or pass --file PATH"
+        )
+    text = path.read_text(encoding="utf-8")
+    spec = parse_spec(text, env=os.environ if env is None else env, filename=str(path))
+    return LoadedSpec(spec=spec, path=path.resolve())
+
+
+def parse_spec(text: str, *, env: Mapping[str, str], filename: str = DEFAULT_FILENAME) -> ProjectSpec:
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{filename}:{mark.line + 1}" if mark is not None else filename
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{where}: not valid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{filename}: the project file must be a mapping of keys (model, task, data, ...)")
+    locate = _Locator(root, filename)
+    raw = _interpolate(raw, env, path=())
+    try:
+        spec = ProjectSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(
+            "\n".join(_describe_error(err, locate) for err in exc.errors()),
+            details={"errors": [_error_path(err["loc"]) for err in exc.errors()]},
+        ) from None
+    _check_semantics(spec, locate)
+    return spec
+
+
+_VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, env: Mapping[str, str], path: tuple[str | int, ...]) -> Any:
+    if isinstance(value, dict):
+        return {key: _interpolate(item, env, (*path, key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(item, env, (*path, index)) for index, item in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise MissingVariableError(
+            f"{_error_path(path)}: environment variable '{name}' is not set; "
+            f"export it, or write ${{{name}:-default}} to give a default",
+            details={"variable": name},
+        )
+
+    return _VARIABLE.sub(substitute, value)
+
+
+def _error_path(loc: tuple[str | int, ...] | list[str | int]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    # pydantic adds union-member names ("str", "GateSpec") to the location; they are noise here.
+    return tuple(part for part in loc if part not in {"str", "GateSpec", "function-after"})
+
+
+def _describe_error(err: Any, locate: _Locator) -> str:
+    loc = _clean_loc(tuple(err["loc"]))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        allowed = _allowed_keys(parent)
+        message = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
+    elif kind == "missing":
+        message = "required key is missing"
+    else:
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        if "input" in err and not isinstance(err["input"], dict | list):
+            message += f" (got {err['input']!r})"
+    return f"{locate(loc)}{_error_path(loc)}: {message}"
+
+
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "": ProjectSpec,
+    "data": DataSpec,
+    "data.split": SplitSpec,
+    "data.checks": ChecksSpec,
+    "train": TrainSpec,
+    "train.search": SearchSpec,
+    "store": StoreSpec,
+    "registry": RegistrySpec,
+}
+
+
+def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
+    if len(parent) == 2 and parent[0] == "environments":
+        model: type[BaseModel] | None = EnvironmentSpec
+    elif parent and isinstance(parent[-1], int):
+        model = GateSpec
+    else:
+        model = _SECTION_MODELS.get(".".join(str(p) for p in parent))
+    if model is None:
+        return []
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _check_semantics(spec: ProjectSpec, locate: _Locator) -> None:
+    known = known_metrics(spec.task)
+    for index, name in enumerate(spec.metrics):
+        if name not in known:
+            path = ("metrics", index)
+            raise SpecError(
+                f"{locate(path)}{_error_path(path)}: unknown metric '{name}' for {spec.task}; "
+                f"known: {', '.join(known)}"
+            )
+    if spec.train.search and spec.train.search.scoring and spec.train.search.scoring not in known:
+        path = ("train", "search", "scoring")
+        raise SpecError(
+            f"{locate(path)}{_error_path(path)}: unknown metric "
+            f"'{spec.train.search.scoring}'; known: {', '.join(known)}"
+        )
+    for name, env in spec.environments.items():
+        try:
+            validate_name(name, what="environment name")
+        except ConfigError as exc:
+            raise SpecError(f"{locate(('environments', name))}environments: {exc.message}") from None
+        if env.after is not None and env.after not in spec.environments:
+            path = ("environments", name, "after")
+            raise SpecError(
+                f"{locate(path)}{_error_path(path)}: no environment named '{env.after}'; "
+                f"defined: {', '.join(spec.environments)}"
+            )
+    spec.environment_order  # noqa: B018 - raises SpecError on a cycle
+    _check_gates(spec.gates, ("gates",), spec, locate)
+    for name, env in spec.environments.items():
+        _check_gates(env.gates, ("environments", name, "gates"), spec, locate)
+
+
+def _check_gates(
+    items: list[GateItem], where: tuple[str | int, ...], spec: ProjectSpec, locate: _Locator
+) -> None:
+    for index, item in enumerate(items):
+        path = (*where, index)
+        try:
+            gate = gate_from_item(item, spec.task)
+        except GateExpressionError as exc:
+            # The parser's caret drawing is for a terminal; the project file gets one line.
+            first_line = exc.message.splitlines()[0]
+            raise SpecError(f"{locate(path)}{_error_path(path)}: {first_line}") from None
+        if gate.refers_to_champion and gate.env not in spec.environments:
+            raise SpecError(
+                f"{locate(path)}{_error_path(path)}: champion environment '{gate.env}' is not "
+                f"defined; defined: {', '.join(spec.environments)}"
+            )
+
+
+class _Locator:
+    """Maps a key path to ``file:line: `` using the YAML node tree."""
+
+    def __init__(self, root: yaml.Node | None, filename: str) -> None:
+        self._root = root
+        self._filename = filename
+
+    def __call__(self, loc: tuple[str | int, ...]) -> str:
+        node = self._root
+        line: int | None = None
+        for part in loc:
+            child = _child(node, part)
+            if child is None:
+                break
+            node, line = child
+        return f"{self._filename}:{line}: " if line is not None else f"{self._filename}: "
+
+
+def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, int] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == part:
+                return value, key.start_mark.line + 1
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        item = node.value[part]
+        return item, item.start_mark.line + 1
+    return None
