@@ -283,6 +283,8 @@ def _create_venv(venv: Path, packages: Sequence[str], *, timeout: float) -> Path
 
 
 def _imports(python: Path, module: str) -> bool:
+    if not python.exists():
+        return False
     probe = subprocess.run(
         [str(python), "-c", f"import {module}"], capture_output=True, timeout=300
     )

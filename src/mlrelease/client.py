@@ -40,7 +40,8 @@ from mlrelease.pipeline.evaluate import (
 )
 from mlrelease.pipeline.runner import Observer, PipelineResult, run_pipeline
 from mlrelease.pipeline.runs import RunInfo, RunLog, RunRecorder, get_run, list_runs
-from mlrelease.registry.flavors import LoadedModel, flavor_for
+from mlrelease.registry.flavors import LoadedModel
+from mlrelease.registry.packaging import save_and_load
 from mlrelease.registry.records import ModelInfo, NewVersion, VersionInfo
 from mlrelease.registry.service import Registry
 from mlrelease.registry.signature import signature_of
@@ -158,20 +159,17 @@ class Client:
         Nothing is written unless every gate passes.
         """
         sample = _as_frame(sample_input)
-        flavor = flavor_for(model)
         with tempfile.TemporaryDirectory(prefix="mlrelease-") as tmp:
-            path = Path(tmp) / flavor.filename
-            flavor.save(model, path)
-            loaded = flavor.load(path, trusted_types=self.settings.trusted_types)
+            saved = save_and_load(model, Path(tmp), trusted_types=self.settings.trusted_types)
             data = None if eval_data is None else _evaluation_set(eval_data, sample.columns)
-            scored = None if data is None else score_model(loaded, data, task)
+            scored = None if data is None else score_model(saved.loaded, data, task)
             all_metrics = dict(metrics or {})
             if scored is not None:
                 all_metrics.update(compute_metrics(known_metrics(task), task, scored))
             parsed = self._gates_for_registration(gates, task)
             results = self._judge_registration(name, task, parsed, scored, data, all_metrics)
             raise_for_failed_gates(results, subject=f"{name} (new version)")
-            artifact = self.registry.artifacts.put_file(path, flavor.filename)
+            artifact = self.registry.artifacts.put_file(saved.path, saved.flavor.filename)
         evaluation: dict[str, Any] = {}
         if data is not None and scored is not None:
             stored = store_evaluation_set(self.registry.artifacts, data)
@@ -179,16 +177,17 @@ class Client:
             if task == "classification":
                 evaluation["confusion_matrix"] = confusion_matrix(scored)
         new = NewVersion(
-            flavor=flavor.name,
+            flavor=saved.flavor.name,
             artifact_uri=artifact.uri,
             artifact_sha256=artifact.sha256,
-            signature=signature_of(sample, task=task, classes=loaded.classes),
+            signature=signature_of(sample, task=task, classes=saved.loaded.classes),
             params=dict(params or {}),
             metrics=all_metrics,
             profile=build_profile(sample),
             lineage={"registered_from": "python"},
             gate_results=[result.to_dict() for result in results],
             evaluation=evaluation,
+            trusted_types=saved.trusted_types,
         )
         return self.registry.register(name, task, new, actor=current_actor(), alias=alias)
 

@@ -1,6 +1,6 @@
 """The S3 store against a real S3 server (moto): endpoints, caching and foreign URIs.
 
-The behaviour shared with the local store is in ``test_store.py``, which runs against
+The behaviour shared with the local store is in ``test_store_contract.py``, which runs against
 S3 as well. Tests that need no server are not marked ``s3``.
 """
 

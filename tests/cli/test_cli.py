@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import click
+from typing import Any
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -21,11 +22,10 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _commands(command: click.Command, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+def _commands(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
     found = [(prefix, command)]
-    if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
-            found += _commands(sub, (*prefix, name))
+    for name, sub in getattr(command, "commands", {}).items():
+        found += _commands(sub, (*prefix, name))
     return found
 
 

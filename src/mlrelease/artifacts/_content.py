@@ -19,9 +19,9 @@ __all__ = [
     "CHUNK_SIZE",
     "StoredArtifact",
     "is_sha256_hex",
-    "require_recorded_digest",
     "iter_chunks",
     "require_digest",
+    "require_recorded_digest",
     "sha256_of",
 ]
 

@@ -13,12 +13,8 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
-
-if TYPE_CHECKING:
-    from _hashlib import HASH
+from typing import BinaryIO
 
 __all__ = ["StagedFile", "staged_file"]
 
@@ -27,16 +23,16 @@ __all__ = ["StagedFile", "staged_file"]
 READ_ONLY = 0o444
 
 
-@dataclass
 class StagedFile:
     """A temporary file being filled for ``target``; see :func:`staged_file`."""
 
-    target: Path
-    temporary: Path
-    _stream: BinaryIO
-    _digest: HASH = field(default_factory=hashlib.sha256)
-    size: int = 0
-    committed: bool = False
+    def __init__(self, target: Path, temporary: Path, stream: BinaryIO) -> None:
+        self.target = target
+        self.temporary = temporary
+        self.size = 0
+        self.committed = False
+        self._stream = stream
+        self._digest = hashlib.sha256()
 
     @property
     def sha256(self) -> str:
@@ -67,7 +63,7 @@ def staged_file(target: Path) -> Iterator[StagedFile]:
     temporary = target.parent / f".partial-{secrets.token_hex(16)}"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, READ_ONLY)
     with os.fdopen(descriptor, "wb") as stream:
-        staged = StagedFile(target=target, temporary=temporary, _stream=stream)
+        staged = StagedFile(target, temporary, stream)
         try:
             yield staged
         finally:

@@ -19,8 +19,7 @@ __all__ = ["DEFAULT_FILE", "Output", "OutputFormat", "ProjectFile", "console", "
 
 DEFAULT_FILE = Path(DEFAULT_FILENAME)
 console = Console(highlight=False, soft_wrap=True)
-err_DEFAULT_FILE = Path(DEFAULT_FILENAME)
-console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class OutputFormat(StrEnum):

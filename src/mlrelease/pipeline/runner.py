@@ -44,7 +44,7 @@ from mlrelease.pipeline.evaluate import (
 from mlrelease.pipeline.lineage import collect_lineage
 from mlrelease.pipeline.runs import RunInfo, RunRecorder, RunStatus, find_cached_run, last_successful_run
 from mlrelease.pipeline.training import TrainedModel, train_model
-from mlrelease.registry.flavors import LoadedModel, flavor_for
+from mlrelease.registry.packaging import SavedModel, save_and_load
 from mlrelease.registry.records import NewVersion, VersionInfo
 from mlrelease.registry.service import Registry
 from mlrelease.registry.signature import signature_of
@@ -71,7 +71,7 @@ class _Silent:
 
 @dataclass(frozen=True)
 class _Evaluated:
-    model: LoadedModel
+    saved: SavedModel
     scored: Scored
     metrics: dict[str, float]
 
@@ -163,6 +163,11 @@ class _PipelineRun:
         self.observer.step_finished(name, "skipped", 0.0, reason)
 
     def execute(self, *, force: bool) -> PipelineResult:
+        with tempfile.TemporaryDirectory(prefix="mlrelease-run-") as workdir:
+            self.workdir = Path(workdir)
+            return self._execute(force=force)
+
+    def _execute(self, *, force: bool) -> PipelineResult:
         frame = self._load()
         key = cache_key(
             self.spec, data_fingerprint=self.data_fingerprint, base_dir=self.project.project_dir
@@ -280,12 +285,14 @@ class _PipelineRun:
 
     def _evaluate(self, trained: TrainedModel, data: EvaluationSet) -> _Evaluated:
         with self._step("evaluate") as detail:
-            loaded = _round_trip(trained.model, self.registry.trusted_types)
-            scored = score_model(loaded, data, self.spec.task)
+            saved = save_and_load(
+                trained.model, self.workdir, trusted_types=self.registry.trusted_types
+            )
+            scored = score_model(saved.loaded, data, self.spec.task)
             metrics = compute_metrics(self.spec.metric_names, self.spec.task, scored)
             self.recorder.update(metrics=metrics)
             detail.append(", ".join(f"{name}={value:.4f}" for name, value in metrics.items()))
-        return _Evaluated(model=loaded, scored=scored, metrics=metrics)
+        return _Evaluated(saved=saved, scored=scored, metrics=metrics)
 
     def _gate(self, evaluated: _Evaluated, data: EvaluationSet) -> list[GateResult]:
         gates = self.spec.parsed_gates()
@@ -315,23 +322,22 @@ class _PipelineRun:
         gates: list[GateResult],
     ) -> VersionInfo:
         with self._step("register") as detail:
-            flavor = flavor_for(trained.model)
-            with tempfile.TemporaryDirectory(prefix="mlrelease-") as tmp:
-                path = Path(tmp) / flavor.filename
-                flavor.save(trained.model, path)
-                artifact = self.registry.artifacts.put_file(path, flavor.filename)
+            saved = evaluated.saved
+            artifact = self.registry.artifacts.put_file(saved.path, saved.flavor.filename)
             evaluation_set = store_evaluation_set(self.registry.artifacts, data)
             scored = evaluated.scored
             new = NewVersion(
-                flavor=flavor.name,
+                flavor=saved.flavor.name,
                 artifact_uri=artifact.uri,
                 artifact_sha256=artifact.sha256,
                 signature=signature_of(
-                    split.X_train, task=self.spec.task, classes=evaluated.model.classes
+                    split.X_train, task=self.spec.task, classes=saved.loaded.classes
                 ),
                 params=_json_safe(trained.params),
                 metrics=evaluated.metrics,
-                profile=build_profile(split.X_train, predictions=scored.y_pred),
+                profile=build_profile(
+                    split.X_train, predictions=saved.loaded.predict(split.X_train)
+                ),
                 lineage={
                     "run_id": self.recorder.id,
                     "data_source": self.spec.data.source,
@@ -347,6 +353,7 @@ class _PipelineRun:
                     if self.spec.task == "classification"
                     else None,
                 },
+                trusted_types=saved.trusted_types,
                 run_id=self.recorder.id,
             )
             alias = self.spec.first_environment
@@ -356,15 +363,6 @@ class _PipelineRun:
             detail.append(f"{self.spec.model} v{version.version} -> {alias}")
         return version
 
-
-
-def _round_trip(model: Any, trusted_types: tuple[str, ...]) -> LoadedModel:
-    """Evaluate exactly what will be served: the model after saving and loading it."""
-    flavor = flavor_for(model)
-    with tempfile.TemporaryDirectory(prefix="mlrelease-") as tmp:
-        path = Path(tmp) / flavor.filename
-        flavor.save(model, path)
-        return flavor.load(path, trusted_types=trusted_types)
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class VersionInfo:
     lineage: dict[str, Any]
     gate_results: list[dict[str, Any]]
     evaluation: dict[str, Any]
+    trusted_types: list[str]
     run_id: str | None
     created_at: datetime
     created_by: str
@@ -68,4 +69,5 @@ class NewVersion:
     lineage: dict[str, Any] = field(default_factory=dict)
     gate_results: list[dict[str, Any]] = field(default_factory=list)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    trusted_types: tuple[str, ...] = ()
     run_id: str | None = None

@@ -256,9 +256,14 @@ class Registry:
         return self.version(ref.model, number)
 
     def load_model(self, version: VersionInfo) -> LoadedModel:
-        """Fetch the artifact, verify its sha256, and load it with its flavor."""
+        """Fetch the artifact, verify its sha256, and load it with its flavor.
+
+        Trusted: the project's ``trusted_types`` plus those recorded when the artifact
+        was saved -- safe because the bytes are verified to be the ones saved.
+        """
         path = self.artifacts.fetch(version.artifact_uri, version.artifact_sha256)
-        return get_flavor(version.flavor).load(path, trusted_types=self.trusted_types)
+        trusted = (*self.trusted_types, *version.trusted_types)
+        return get_flavor(version.flavor).load(path, trusted_types=trusted)
 
     @staticmethod
     def _require_model(connection: Connection, name: str) -> None:
@@ -282,6 +287,7 @@ def _version_values(new: NewVersion) -> dict[str, Any]:
         "lineage": new.lineage,
         "gate_results": new.gate_results,
         "evaluation": new.evaluation,
+        "trusted_types": list(new.trusted_types),
         "run_id": new.run_id,
     }
 

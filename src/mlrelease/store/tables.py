@@ -84,6 +84,9 @@ class VersionRow(Base):
     lineage: Mapped[dict[str, Any]]
     gate_results: Mapped[list[Any]]
     evaluation: Mapped[dict[str, Any]]
+    # Types the flavor reported when this process saved the artifact: trusted on load
+    # only because the artifact's sha256 is verified first.
+    trusted_types: Mapped[list[Any]]
     run_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("runs.id"))
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(128))

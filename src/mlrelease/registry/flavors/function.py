@@ -61,8 +61,8 @@ class FunctionFlavor:
     name: str = field(default="function", init=False)
     filename: str = field(default="model.json", init=False)
 
-    def save(self, model: Any, path: Path) -> None:
-        """Write the import path(s) of ``model``.
+    def save(self, model: Any, path: Path) -> tuple[str, ...]:
+        """Write the import path(s) of ``model``; nothing needs trusting, so returns ().
 
         ``model`` is a module-level function, a ``"module:function"`` string, or a
         mapping ``{"predict": <either>, "predict_proba": <either>}``.
@@ -83,6 +83,7 @@ class FunctionFlavor:
             if role in functions
         }
         path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return ()
 
     def load(self, path: Path, *, trusted_types: Sequence[str] = ()) -> FunctionModel:
         """Import the functions named in ``path``.

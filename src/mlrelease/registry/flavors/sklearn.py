@@ -56,7 +56,13 @@ class SklearnFlavor:
     name: str = field(default="sklearn", init=False)
     filename: str = field(default="model.skops", init=False)
 
-    def save(self, model: Any, path: Path) -> None:
+    def save(self, model: Any, path: Path) -> tuple[str, ...]:
+        """Write ``model`` with skops; returns the types in it that skops does not trust.
+
+        Those types come from an object this process holds, not from a file, so they
+        may be trusted when exactly these bytes (checked by sha256) are loaded again:
+        the registry records them with the version.
+        """
         try:
             skops.io.dump(model, path)
         except (TypeError, ValueError, OSError) as exc:
@@ -64,6 +70,7 @@ class SklearnFlavor:
                 f"The {type(model).__name__} model cannot be saved with skops: {exc}",
                 details={"path": str(path)},
             ) from exc
+        return tuple(_read_skops(path, lambda: skops.io.get_untrusted_types(file=path)))
 
     def load(self, path: Path, *, trusted_types: Sequence[str] = ()) -> SklearnModel:
         """Load the estimator in ``path`` if every type it holds is trusted.

@@ -85,6 +85,7 @@ def upgrade() -> None:
         sa.Column("lineage", sa.JSON(), nullable=False),
         sa.Column("gate_results", sa.JSON(), nullable=False),
         sa.Column("evaluation", sa.JSON(), nullable=False),
+        sa.Column("trusted_types", sa.JSON(), nullable=False),
         sa.Column("run_id", sa.String(length=32), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
