@@ -21,9 +21,7 @@ from mlrelease.artifacts import open_artifact_store
 from mlrelease.registry.service import Registry
 from mlrelease.store import Store
 
-PG_ADMIN_URL = os.environ.get(
-    "MLRELEASE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = os.environ.get("MLRELEASE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _pg_admin() -> psycopg.Connection[tuple[object, ...]]:

@@ -38,7 +38,11 @@ def test_the_template_is_valid_and_has_sensible_defaults() -> None:
             "max_missing_fraction, schema",
         ),
         ("test_size: 0.2", "test_size: 1.5", "data.split.test_size: Input should be less than 1"),
-        ("test_size: 0.2", "test_size: lots", "data.split.test_size: Input should be a valid number"),
+        (
+            "test_size: 0.2",
+            "test_size: lots",
+            "data.split.test_size: Input should be a valid number",
+        ),
         (
             "  target: target           # the column to predict\n",
             "",
@@ -52,11 +56,23 @@ def test_the_template_is_valid_and_has_sensible_defaults() -> None:
         ),
         ("- macro_f1 >= 0.5", "- macro_f1 >= 0.5 >= 0.2", "gates[0]: "),
         ("metrics: [macro_f1,", "metrics: [rmse,", "metrics[0]: unknown metric 'rmse'"),
-        ("staging: {after: dev}", "staging: {after: qa}", "environments.staging.after: no environment named 'qa'"),
+        (
+            "staging: {after: dev}",
+            "staging: {after: qa}",
+            "environments.staging.after: no environment named 'qa'",
+        ),
         ("dev: {}", "dev: {after: production}", "environments: 'after' forms a cycle"),
         ("env: production}", "env: prod}", "gates[1]: champion environment 'prod' is not defined"),
-        ("task: classification", "task: clustering", "task: Input should be 'classification' or 'regression'"),
-        ("model: breast-cancer", "model: ../escape", "model: model name '../escape' is not allowed"),
+        (
+            "task: classification",
+            "task: clustering",
+            "task: Input should be 'classification' or 'regression'",
+        ),
+        (
+            "model: breast-cancer",
+            "model: ../escape",
+            "model: model name '../escape' is not allowed",
+        ),
         (
             "  estimator: sklearn.linear_model.LogisticRegression",
             "  estimator: sklearn.linear_model.LogisticRegression\n  entrypoint: m:f",
@@ -80,9 +96,11 @@ def test_a_file_that_is_not_a_mapping_is_refused() -> None:
 
 
 def test_variables_come_from_the_environment_with_defaults_and_escapes() -> None:
-    text = VALID.replace("sklearn:load_breast_cancer", "${SOURCE}").replace(
-        "model: breast-cancer", "model: ${NAME:-fallback}"
-    ).replace("target: target", "target: $${not_a_var}")
+    text = (
+        VALID.replace("sklearn:load_breast_cancer", "${SOURCE}")
+        .replace("model: breast-cancer", "model: ${NAME:-fallback}")
+        .replace("target: target", "target: $${not_a_var}")
+    )
     spec = parse_spec(text, env={"SOURCE": "data/*.csv"})
     assert spec.data.source == "data/*.csv"
     assert spec.model == "fallback"

@@ -1,15 +1,15 @@
 """The Python API: everything the CLI does, for notebooks and CI scripts.
 
-    from mlrelease import Client
+from mlrelease import Client
 
-    client = Client.from_project("mlrelease.yaml")
-    result = client.run()                              # train -> gate -> register
-    model = client.load_model("models:/breast-cancer@dev")
+client = Client.from_project("mlrelease.yaml")
+result = client.run()                              # train -> gate -> register
+model = client.load_model("models:/breast-cancer@dev")
 
-    # a model trained elsewhere goes through the same gates
-    client.register_model("churn", fitted, task="classification",
-                          sample_input=X_test, eval_data=(X_test, y_test),
-                          gates=["macro_f1 >= 0.6"])
+# a model trained elsewhere goes through the same gates
+client.register_model("churn", fitted, task="classification",
+                      sample_input=X_test, eval_data=(X_test, y_test),
+                      gates=["macro_f1 >= 0.6"])
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Client:
         base_dir: str | Path = ".",
         env: Mapping[str, str] | None = None,
     ) -> Client:
-        """Open stores by URL; unset ones come from MLRELEASE_DB / MLRELEASE_ARTIFACTS or defaults."""
+        """Open stores by URL; unset ones come from MLRELEASE_DB, MLRELEASE_ARTIFACTS, defaults."""
         environment = dict(os.environ if env is None else env)
         if db is not None:
             environment["MLRELEASE_DB"] = db
@@ -103,7 +103,11 @@ class Client:
     def run(self, *, force: bool = False, observer: Observer | None = None) -> PipelineResult:
         """Run the project's pipeline; raises DataCheckFailed or GateFailed when refused."""
         return run_pipeline(
-            self._require_project(), self.registry, actor=current_actor(), force=force, observer=observer
+            self._require_project(),
+            self.registry,
+            actor=current_actor(),
+            force=force,
+            observer=observer,
         )
 
     def runs(self, model: str | None = None, *, limit: int = 20) -> list[RunInfo]:
@@ -191,9 +195,7 @@ class Client:
         )
         return self.registry.register(name, task, new, actor=current_actor(), alias=alias)
 
-    def _gates_for_registration(
-        self, gates: Sequence[str | Gate] | None, task: Task
-    ) -> list[Gate]:
+    def _gates_for_registration(self, gates: Sequence[str | Gate] | None, task: Task) -> list[Gate]:
         if gates is None:
             return self.project.spec.parsed_gates() if self.project else []
         return [parse_gate(gate, task) if isinstance(gate, str) else gate for gate in gates]
@@ -209,7 +211,12 @@ class Client:
     ) -> list[GateResult]:
         if scored is not None and data is not None:
             return judge(
-                gates, task=task, model_name=name, candidate=scored, data=data, registry=self.registry
+                gates,
+                task=task,
+                model_name=name,
+                candidate=scored,
+                data=data,
+                registry=self.registry,
             )
         champions = {gate.env: None for gate in gates if gate.refers_to_champion}
         if any(self.registry.alias_version(name, env) is not None for env in champions):
@@ -221,9 +228,7 @@ class Client:
             gates, task, candidate=None, candidate_metrics=metrics, champions=champions
         )
 
-    def check_gates(
-        self, model: str, version: int, *, env: str | None = None
-    ) -> list[GateResult]:
+    def check_gates(self, model: str, version: int, *, env: str | None = None) -> list[GateResult]:
         """Re-evaluate the gates for an existing version against today's champions.
 
         Gates come from the project file (plus those of ``env``'s policy) or, with no
@@ -243,7 +248,9 @@ class Client:
             )
         data = load_evaluation_set(self.registry.artifacts, evaluation["uri"], evaluation["sha256"])
         scored = score_model(self.registry.load_model(info), data, task)
-        return judge(gates, task=task, model_name=model, candidate=scored, data=data, registry=self.registry)
+        return judge(
+            gates, task=task, model_name=model, candidate=scored, data=data, registry=self.registry
+        )
 
     def _gates_to_check(self, info: VersionInfo, task: Task, env: str | None) -> list[Gate]:
         if self.project is not None and self.project.spec.model == info.model:
@@ -257,7 +264,9 @@ class Client:
             # A gate written as plain text compares with ``env``'s champion; one that
             # names its environment keeps it.
             return [
-                parse_gate(item, task, env=env) if isinstance(item, str) else gate_from_item(item, task)
+                parse_gate(item, task, env=env)
+                if isinstance(item, str)
+                else gate_from_item(item, task)
                 for item in [*spec.gates, *spec.environments[env].gates]
             ]
         return [
@@ -283,7 +292,9 @@ def _as_frame(data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         return data
     array = np.asarray(data)
     if array.ndim != 2:
-        raise ConfigError(f"sample_input must be 2-dimensional (rows x features), got {array.ndim}-d")
+        raise ConfigError(
+            f"sample_input must be 2-dimensional (rows x features), got {array.ndim}-d"
+        )
     return pd.DataFrame(array, columns=[f"x{index}" for index in range(array.shape[1])])
 
 

@@ -62,5 +62,7 @@ def import_object(path: str, *, what: str, base_dir: Path | None = None) -> Any:
         try:
             target = getattr(target, part)
         except AttributeError:
-            raise ConfigError(f"{what}: module '{module_name}' has no attribute '{attribute}'") from None
+            raise ConfigError(
+                f"{what}: module '{module_name}' has no attribute '{attribute}'"
+            ) from None
     return target

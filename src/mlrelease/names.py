@@ -50,7 +50,7 @@ class ModelRef:
 
     @classmethod
     def parse(cls, text: str) -> ModelRef:
-        """Parse ``models:/NAME/VERSION``, ``models:/NAME@ENV``, ``NAME/VERSION`` or ``NAME@ENV``."""
+        """Parse ``models:/NAME/VERSION`` or ``models:/NAME@ENV`` (the prefix is optional)."""
         body = text.removeprefix("models:/")
         if "@" in body:
             model, _, env = body.partition("@")
@@ -60,7 +60,8 @@ class ModelRef:
             return cls(model=model, version=int(version))
         raise ConfigError(
             f"cannot read model reference {text!r}: write models:/NAME/VERSION "
-            "(e.g. models:/breast-cancer/3) or models:/NAME@ENV (e.g. models:/breast-cancer@production)"
+            "(e.g. models:/breast-cancer/3) or models:/NAME@ENV "
+            "(e.g. models:/breast-cancer@production)"
         )
 
     def __str__(self) -> str:

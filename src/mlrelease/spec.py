@@ -79,7 +79,9 @@ class SearchSpec(_Strict):
     def _grid_not_empty(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
         empty = [name for name, values in grid.items() if not values]
         if not grid or empty:
-            raise ValueError(f"every grid parameter needs at least one value (empty: {empty or 'grid'})")
+            raise ValueError(
+                f"every grid parameter needs at least one value (empty: {empty or 'grid'})"
+            )
         return grid
 
 
@@ -233,7 +235,9 @@ def load_spec(path: Path, env: Mapping[str, str] | None = None) -> LoadedSpec:
     return LoadedSpec(spec=spec, path=path.resolve())
 
 
-def parse_spec(text: str, *, env: Mapping[str, str], filename: str = DEFAULT_FILENAME) -> ProjectSpec:
+def parse_spec(
+    text: str, *, env: Mapping[str, str], filename: str = DEFAULT_FILENAME
+) -> ProjectSpec:
     try:
         raw = yaml.safe_load(text)
         root = yaml.compose(text)
@@ -243,7 +247,9 @@ def parse_spec(text: str, *, env: Mapping[str, str], filename: str = DEFAULT_FIL
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(f"{where}: not valid YAML: {problem}") from None
     if not isinstance(raw, dict):
-        raise SpecError(f"{filename}: the project file must be a mapping of keys (model, task, data, ...)")
+        raise SpecError(
+            f"{filename}: the project file must be a mapping of keys (model, task, data, ...)"
+        )
     locate = _Locator(root, filename)
     raw = _interpolate(raw, env, path=())
     try:
@@ -346,27 +352,25 @@ def _check_semantics(spec: ProjectSpec, locate: _Locator) -> None:
     known = known_metrics(spec.task)
     for index, name in enumerate(spec.metrics):
         if name not in known:
-            path = ("metrics", index)
-            raise SpecError(
-                f"{locate(path)}{_error_path(path)}: unknown metric '{name}' for {spec.task}; "
-                f"known: {', '.join(known)}"
+            raise locate.error(
+                ("metrics", index),
+                f"unknown metric '{name}' for {spec.task}; known: {', '.join(known)}",
             )
-    if spec.train.search and spec.train.search.scoring and spec.train.search.scoring not in known:
-        path = ("train", "search", "scoring")
-        raise SpecError(
-            f"{locate(path)}{_error_path(path)}: unknown metric "
-            f"'{spec.train.search.scoring}'; known: {', '.join(known)}"
+    scoring = spec.train.search.scoring if spec.train.search else None
+    if scoring is not None and scoring not in known:
+        raise locate.error(
+            ("train", "search", "scoring"),
+            f"unknown metric '{scoring}'; known: {', '.join(known)}",
         )
     for name, env in spec.environments.items():
         try:
             validate_name(name, what="environment name")
         except ConfigError as exc:
-            raise SpecError(f"{locate(('environments', name))}environments: {exc.message}") from None
+            raise locate.error(("environments",), exc.message) from None
         if env.after is not None and env.after not in spec.environments:
-            path = ("environments", name, "after")
-            raise SpecError(
-                f"{locate(path)}{_error_path(path)}: no environment named '{env.after}'; "
-                f"defined: {', '.join(spec.environments)}"
+            raise locate.error(
+                ("environments", name, "after"),
+                f"no environment named '{env.after}'; defined: {', '.join(spec.environments)}",
             )
     spec.environment_order  # noqa: B018 - raises SpecError on a cycle
     _check_gates(spec.gates, ("gates",), spec, locate)
@@ -383,12 +387,12 @@ def _check_gates(
             gate = gate_from_item(item, spec.task)
         except GateExpressionError as exc:
             # The parser's caret drawing is for a terminal; the project file gets one line.
-            first_line = exc.message.splitlines()[0]
-            raise SpecError(f"{locate(path)}{_error_path(path)}: {first_line}") from None
+            raise locate.error(path, exc.message.splitlines()[0]) from None
         if gate.refers_to_champion and gate.env not in spec.environments:
-            raise SpecError(
-                f"{locate(path)}{_error_path(path)}: champion environment '{gate.env}' is not "
-                f"defined; defined: {', '.join(spec.environments)}"
+            raise locate.error(
+                path,
+                f"champion environment '{gate.env}' is not defined; "
+                f"defined: {', '.join(spec.environments)}",
             )
 
 
@@ -400,7 +404,7 @@ class _Locator:
         self._filename = filename
 
     def __call__(self, loc: tuple[str | int, ...]) -> str:
-        node = self._root
+        node: yaml.Node | None = self._root
         line: int | None = None
         for part in loc:
             child = _child(node, part)
@@ -408,6 +412,9 @@ class _Locator:
                 break
             node, line = child
         return f"{self._filename}:{line}: " if line is not None else f"{self._filename}: "
+
+    def error(self, loc: tuple[str | int, ...], message: str) -> SpecError:
+        return SpecError(f"{self(loc)}{_error_path(loc)}: {message}")
 
 
 def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, int] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
 from typing import Any
 
 import pytest
@@ -39,7 +38,9 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert code == 0 and "Usage" in output
 
 
-def test_quickstart_trains_gates_registers_and_then_recognises_no_change(isolated_env: Path) -> None:
+def test_quickstart_trains_gates_registers_and_then_recognises_no_change(
+    isolated_env: Path,
+) -> None:
     code, output = invoke("quickstart")
     assert code == 0, output
     assert "registered breast-cancer version 1 -> dev" in output

@@ -15,6 +15,9 @@ from mlrelease.client import Client
 from mlrelease.errors import ConfigError, DataCheckFailed, GateFailed, IntegrityError
 from mlrelease.scaffold import render_project_file
 
+SEARCH_COMMENT = "  # search: {grid: {C: [0.1, 1.0, 10.0]}, cv: 5, scoring: macro_f1}"
+ESTIMATOR = "  estimator: sklearn.linear_model.LogisticRegression\n  params: {solver: liblinear}"
+
 
 def _project(directory: Path, text: str) -> Client:
     (directory / "mlrelease.yaml").write_text(text)
@@ -38,7 +41,13 @@ def test_a_run_records_steps_metrics_lineage_and_registers_to_the_first_environm
         version = client.version("breast-cancer", 1)
     assert result.status == "succeeded" and result.alias == "dev"
     assert [step["name"] for step in run.steps] == [
-        "load", "check", "split", "train", "evaluate", "gate", "register"
+        "load",
+        "check",
+        "split",
+        "train",
+        "evaluate",
+        "gate",
+        "register",
     ]
     assert all(step["status"] == "ok" for step in run.steps)
     assert run.data_fingerprint.startswith("sha256:")
@@ -56,7 +65,9 @@ def test_lineage_records_the_git_commit_and_dirty_flag(isolated_env: Path) -> No
     (isolated_env / "mlrelease.yaml").write_text(_classification())
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "x"], check=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     with Client.from_project(isolated_env, env={}) as client:
         run, _ = client.get_run(client.run().run_id)
     assert run.lineage["git"] == {"commit": head, "dirty": False}
@@ -72,28 +83,32 @@ def test_csv_glob_with_text_columns_and_missing_values_is_preprocessed(isolated_
         frame.loc[::17, "x"] = np.nan
         (isolated_env / "data").mkdir(exist_ok=True)
         frame.to_csv(isolated_env / "data" / f"part{part}.csv", index=False)
-    text = _classification(**{
-        "sklearn:load_breast_cancer": "data/*.csv",
-        "target: target": "target: label",
-        "max_missing_fraction: 0.0": "max_missing_fraction: 0.2",
-    })
+    text = _classification(
+        **{
+            "sklearn:load_breast_cancer": "data/*.csv",
+            "target: target": "target: label",
+            "max_missing_fraction: 0.0": "max_missing_fraction: 0.2",
+        }
+    )
     with _project(isolated_env, text) as client:
         result = client.run()
         model = client.load_model("models:/breast-cancer@dev")
         version = client.version("breast-cancer", 1)
     assert result.metrics["accuracy"] > 0.7
     assert {item["name"]: item["kind"] for item in version.signature["inputs"]} == {
-        "x": "float", "colour": "string"
+        "x": "float",
+        "colour": "string",
     }
     prediction = model.predict(pd.DataFrame({"x": [2.0, np.nan], "colour": ["red", "purple"]}))
     assert len(prediction) == 2
 
 
 def test_grid_search_records_the_best_parameters(isolated_env: Path) -> None:
-    text = _classification(**{
-        "  # search: {grid: {C: [0.1, 1.0, 10.0]}, cv: 5, scoring: macro_f1}":
-        "  search: {grid: {C: [0.01, 1.0]}, cv: 3, scoring: macro_f1}",
-    })
+    text = _classification(
+        **{
+            SEARCH_COMMENT: "  search: {grid: {C: [0.01, 1.0]}, cv: 3, scoring: macro_f1}",
+        }
+    )
     with _project(isolated_env, text) as client:
         result = client.run()
     assert result.search is not None and result.search["candidates"] == 2
@@ -101,10 +116,11 @@ def test_grid_search_records_the_best_parameters(isolated_env: Path) -> None:
 
 
 def test_an_unknown_grid_parameter_is_refused_naming_it(isolated_env: Path) -> None:
-    text = _classification(**{
-        "  # search: {grid: {C: [0.1, 1.0, 10.0]}, cv: 5, scoring: macro_f1}":
-        "  search: {grid: {Cee: [1.0]}}",
-    })
+    text = _classification(
+        **{
+            SEARCH_COMMENT: "  search: {grid: {Cee: [1.0]}}",
+        }
+    )
     with _project(isolated_env, text) as client, pytest.raises(ConfigError, match="Cee"):
         client.run()
 
@@ -115,13 +131,17 @@ def test_a_user_training_function_can_train_the_model(isolated_env: Path) -> Non
         "def fit(X, y, depth=3):\n"
         "    return DecisionTreeClassifier(max_depth=depth, random_state=0).fit(X, y)\n"
     )
-    text = _classification(**{
-        "  estimator: sklearn.linear_model.LogisticRegression\n  params: {solver: liblinear}":
-        "  entrypoint: mytrain:fit\n  params: {depth: 2}\n",
-    })
+    text = _classification(
+        **{
+            ESTIMATOR: "  entrypoint: mytrain:fit\n  params: {depth: 2}\n",
+        }
+    )
     with _project(isolated_env, text) as client:
         result = client.run()
-    assert result.version is not None and result.version.params == {"entrypoint": "mytrain:fit", "depth": 2}
+    assert result.version is not None and result.version.params == {
+        "entrypoint": "mytrain:fit",
+        "depth": 2,
+    }
 
 
 def test_a_champion_gate_compares_on_the_same_rows_and_can_demand_confidence(
@@ -130,9 +150,11 @@ def test_a_champion_gate_compares_on_the_same_rows_and_can_demand_confidence(
     with _project(isolated_env, _classification()) as client:
         client.run()
         client.registry.set_alias("breast-cancer", "production", 1, actor="t")
-    worse = _classification(**{
-        "params: {solver: liblinear}": "params: {solver: liblinear, C: 0.00001}",
-    })
+    worse = _classification(
+        **{
+            "params: {solver: liblinear}": "params: {solver: liblinear, C: 0.00001}",
+        }
+    )
     with _project(isolated_env, worse) as client, pytest.raises(GateFailed) as caught:
         client.run()
     gates = caught.value.details["gates"]
@@ -158,7 +180,10 @@ def test_schema_drift_against_the_last_successful_run_fails_a_strict_check(
     with _project(isolated_env, text) as client:
         client.run()
     X.drop(columns=["mean radius"]).assign(target=y).to_csv(isolated_env / "data.csv", index=False)
-    with _project(isolated_env, text) as client, pytest.raises(DataCheckFailed, match="mean radius"):
+    with (
+        _project(isolated_env, text) as client,
+        pytest.raises(DataCheckFailed, match="mean radius"),
+    ):
         client.run()
 
 
@@ -178,13 +203,22 @@ def test_a_model_trained_elsewhere_is_registered_through_the_same_gates(isolated
     with Client.open(base_dir=isolated_env, env={}) as client:
         with pytest.raises(GateFailed):
             client.register_model(
-                "nb", fitted, task="classification", sample_input=X[:5],
-                eval_data=(X[400:], y[400:]), gates=["accuracy >= 0.999"],
+                "nb",
+                fitted,
+                task="classification",
+                sample_input=X[:5],
+                eval_data=(X[400:], y[400:]),
+                gates=["accuracy >= 0.999"],
             )
         assert client.models() == []
         version = client.register_model(
-            "nb", fitted, task="classification", sample_input=X[:5],
-            eval_data=(X[400:], y[400:]), gates=["accuracy >= 0.8"], alias="dev",
+            "nb",
+            fitted,
+            task="classification",
+            sample_input=X[:5],
+            eval_data=(X[400:], y[400:]),
+            gates=["accuracy >= 0.8"],
+            alias="dev",
         )
         assert version.version == 1 and version.metrics["accuracy"] >= 0.8
         assert client.check_gates("nb", 1)[0].passed

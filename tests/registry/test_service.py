@@ -100,12 +100,19 @@ def _register_many(db_url: str, artifacts: str, count: int, queue: multiprocessi
     store = Store.open(db_url)
     registry = Registry(store, open_artifact_store(artifacts))
     try:
-        queue.put([registry.register("race", "regression", _new(), actor="p").version for _ in range(count)])
+        queue.put(
+            [
+                registry.register("race", "regression", _new(), actor="p").version
+                for _ in range(count)
+            ]
+        )
     finally:
         store.close()
 
 
-def test_eight_processes_registering_at_once_get_distinct_numbers(db_url: str, tmp_path: Path) -> None:
+def test_eight_processes_registering_at_once_get_distinct_numbers(
+    db_url: str, tmp_path: Path
+) -> None:
     Store.open(db_url).close()  # create the schema once, as `mlrelease db upgrade` would
     context = multiprocessing.get_context("fork")
     queue = context.Queue()

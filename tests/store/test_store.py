@@ -1,4 +1,4 @@
-"""The metadata store: created at head, migrations agree with the tables, wrong revisions refused."""
+"""The metadata store: created at head, migrations match the tables, other revisions refused."""
 
 from __future__ import annotations
 

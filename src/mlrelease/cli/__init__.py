@@ -23,7 +23,7 @@ __all__ = ["app", "main"]
 
 
 class _ErrorTranslatingGroup(TyperGroup):
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except MlreleaseError as exc:

@@ -15,7 +15,16 @@ from mlrelease.client import Client
 from mlrelease.settings import resolve_settings
 from mlrelease.spec import DEFAULT_FILENAME
 
-__all__ = ["DEFAULT_FILE", "Output", "OutputFormat", "ProjectFile", "console", "err_console", "open_client", "print_json"]
+__all__ = [
+    "DEFAULT_FILE",
+    "Output",
+    "OutputFormat",
+    "ProjectFile",
+    "console",
+    "err_console",
+    "open_client",
+    "print_json",
+]
 
 DEFAULT_FILE = Path(DEFAULT_FILENAME)
 console = Console(highlight=False, soft_wrap=True)
@@ -32,7 +41,7 @@ ProjectFile = Annotated[
     typer.Option(
         "--file",
         "-f",
-        help=f"Project file (default: ./{DEFAULT_FILENAME}). Stores default to .mlrelease/ beside it.",
+        help=f"Project file (default ./{DEFAULT_FILENAME}); stores default to .mlrelease/ by it.",
         envvar="MLRELEASE_FILE",
     ),
 ]

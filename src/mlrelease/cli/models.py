@@ -39,7 +39,10 @@ def models(project_file: ProjectFile = DEFAULT_FILE, output: Output = OutputForm
     for info in infos:
         live = ", ".join(f"{env}=v{version}" for env, version in sorted(info.aliases.items()))
         table.add_row(
-            info.name, info.task, str(info.latest_version or "-"), live or "-",
+            info.name,
+            info.task,
+            str(info.latest_version or "-"),
+            live or "-",
             timestamp(info.created_at),
         )
     console.print(table)
@@ -63,7 +66,11 @@ def versions(
         envs = ", ".join(sorted(env for env, number in live.items() if number == row.version))
         values = [_metric(row.metrics.get(name)) for name in metric_names]
         table.add_row(
-            str(row.version), row.status, envs or "-", *values, timestamp(row.created_at),
+            str(row.version),
+            row.status,
+            envs or "-",
+            *values,
+            timestamp(row.created_at),
             row.created_by,
         )
     console.print(table)
@@ -116,7 +123,9 @@ def gate(
     version: VersionNumber,
     env: Annotated[
         str | None,
-        typer.Option(help="Compare with the champion of this environment and add its policy's gates."),
+        typer.Option(
+            help="Compare with the champion of this environment and add its policy's gates."
+        ),
     ] = None,
     project_file: ProjectFile = DEFAULT_FILE,
     output: Output = OutputFormat.table,

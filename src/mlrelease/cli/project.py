@@ -26,7 +26,9 @@ def init(
     model: Annotated[str | None, typer.Option(help="Model name (default from the task).")] = None,
     source: Annotated[
         str | None,
-        typer.Option(help="Data source: sklearn:load_NAME, a CSV/Parquet path or glob, or module:function."),
+        typer.Option(
+            help="Data source: sklearn:load_NAME, a CSV/Parquet path or glob, or module:function."
+        ),
     ] = None,
     target: Annotated[str | None, typer.Option(help="Target column.")] = None,
     project_file: ProjectFile = DEFAULT_FILE,
@@ -60,7 +62,9 @@ def quickstart(
     directory: Annotated[
         Path, typer.Argument(help="Folder for the new project (created if missing).")
     ] = Path("."),
-    force: Annotated[bool, typer.Option("--force", help="Retrain even if nothing changed.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain even if nothing changed.")
+    ] = False,
 ) -> None:
     """Create a breast-cancer classification project here, train it, gate it, register it.
 
@@ -109,7 +113,7 @@ def _print_next_steps(path: Path, directory: Path) -> None:
         f"{where}mlrelease versions {spec.model}        # the registry",
         f"{where}mlrelease runs                          # what ran, with timings",
         f"{where}mlrelease show {spec.model} 1           # metrics, signature, lineage",
-        f"{where}mlrelease gate {spec.model} 1 --env production   # the CI gate, exit code 1 on failure",
+        f"{where}mlrelease gate {spec.model} 1 --env production   # the CI gate: exit 1 on failure",
         f"{where}mlrelease run --force                   # retrain after editing {DEFAULT_FILE}",
     ):
         console.print(f"  {line}")

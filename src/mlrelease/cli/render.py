@@ -49,7 +49,10 @@ def gates_table(gates: Sequence[Mapping[str, Any]]) -> Table:
     for gate in gates:
         verdict = "[green]pass[/]" if gate["passed"] else "[bold red]FAIL[/]"
         table.add_row(
-            gate["gate"], verdict, number(gate.get("value")), number(gate.get("threshold")),
+            gate["gate"],
+            verdict,
+            number(gate.get("value")),
+            number(gate.get("threshold")),
             gate.get("note") or "",
         )
     return table

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlrelease.cli._common import DEFAULT_FILE, Output, OutputFormat, ProjectFile, console, open_client, print_json
+from mlrelease.cli._common import (
+    DEFAULT_FILE,
+    Output,
+    OutputFormat,
+    ProjectFile,
+    console,
+    open_client,
+    print_json,
+)
 from mlrelease.cli.project import report_pipeline_result
 from mlrelease.cli.render import StepProgress, checks_table, gates_table, key_value_table, timestamp
 from mlrelease.client import Client
@@ -24,7 +32,9 @@ runs_app = typer.Typer(
 
 def run(
     project_file: ProjectFile = DEFAULT_FILE,
-    force: Annotated[bool, typer.Option("--force", help="Retrain even if nothing changed.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain even if nothing changed.")
+    ] = False,
 ) -> None:
     """Run the pipeline: load, check, split, train, evaluate, gate, register.
 
@@ -93,7 +103,10 @@ def show_run(
                 ("started", timestamp(info.started_at)),
                 ("finished", timestamp(info.finished_at)),
                 ("data", info.data_fingerprint),
-                ("git commit", f"{git.get('commit') or 'unknown'}{' (dirty)' if git.get('dirty') else ''}"),
+                (
+                    "git commit",
+                    f"{git.get('commit') or 'unknown'}{' (dirty)' if git.get('dirty') else ''}",
+                ),
                 ("project", info.project_path),
                 ("error", info.error or None),
             ],
@@ -103,7 +116,9 @@ def show_run(
     for column in ("step", "status", "seconds", "detail"):
         steps.add_column(column)
     for step in info.steps:
-        steps.add_row(step["name"], step["status"], f"{step['seconds']:.3f}", step.get("detail", ""))
+        steps.add_row(
+            step["name"], step["status"], f"{step['seconds']:.3f}", step.get("detail", "")
+        )
     console.print(steps)
     if info.checks:
         console.print(checks_table(info.checks))

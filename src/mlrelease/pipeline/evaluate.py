@@ -64,7 +64,9 @@ def store_evaluation_set(artifacts: ArtifactStore, data: EvaluationSet) -> Store
 def load_evaluation_set(artifacts: ArtifactStore, uri: str, sha256: str) -> EvaluationSet:
     frame = pd.read_parquet(io.BytesIO(artifacts.read_bytes(uri, sha256)))
     if _TARGET_COLUMN not in frame.columns:
-        raise DataError(f"evaluation set {uri} has no target column; it was not written by mlrelease")
+        raise DataError(
+            f"evaluation set {uri} has no target column; it was not written by mlrelease"
+        )
     return EvaluationSet(X=frame.drop(columns=[_TARGET_COLUMN]), y=frame[_TARGET_COLUMN])
 
 
@@ -99,7 +101,9 @@ def judge(
     )
 
 
-def raise_for_failed_gates(results: Sequence[GateResult], *, subject: str, **details: object) -> None:
+def raise_for_failed_gates(
+    results: Sequence[GateResult], *, subject: str, **details: object
+) -> None:
     failed = [result for result in results if not result.passed]
     if not failed:
         return

@@ -42,7 +42,13 @@ from mlrelease.pipeline.evaluate import (
     store_evaluation_set,
 )
 from mlrelease.pipeline.lineage import collect_lineage
-from mlrelease.pipeline.runs import RunInfo, RunRecorder, RunStatus, find_cached_run, last_successful_run
+from mlrelease.pipeline.runs import (
+    RunInfo,
+    RunRecorder,
+    RunStatus,
+    find_cached_run,
+    last_successful_run,
+)
 from mlrelease.pipeline.training import TrainedModel, train_model
 from mlrelease.registry.packaging import SavedModel, save_and_load
 from mlrelease.registry.records import NewVersion, VersionInfo
@@ -150,7 +156,9 @@ class _PipelineRun:
                 warnings.simplefilter("always")
                 yield detail
             for warning in caught:
-                self.recorder.log(f"{name}: {warning.category.__name__}: {warning.message}", "warning")
+                self.recorder.log(
+                    f"{name}: {warning.category.__name__}: {warning.message}", "warning"
+                )
             status = "ok"
         finally:
             seconds = time.perf_counter() - started
@@ -364,14 +372,15 @@ class _PipelineRun:
         return version
 
 
-
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
     safe: dict[str, Any] = {}
     for key, value in values.items():
         if isinstance(value, str | int | float | bool) or value is None:
             safe[key] = value
         elif isinstance(value, list | tuple):
-            safe[key] = [item if isinstance(item, str | int | float | bool) else repr(item) for item in value]
+            safe[key] = [
+                item if isinstance(item, str | int | float | bool) else repr(item) for item in value
+            ]
         else:
             safe[key] = repr(value)
     return safe

@@ -76,7 +76,12 @@ class RunRecorder:
 
     @classmethod
     def start(
-        cls, store: Store, *, model_name: str, project_path: str = "", params: Mapping[str, Any] = {}
+        cls,
+        store: Store,
+        *,
+        model_name: str,
+        project_path: str = "",
+        params: Mapping[str, Any] = {},
     ) -> RunRecorder:
         run_id = uuid.uuid4().hex
         with store.write() as connection:
@@ -193,9 +198,7 @@ def last_successful_run(store: Store, model: str) -> RunInfo | None:
 def find_cached_run(store: Store, model: str, cache_key: str) -> RunInfo | None:
     query = (
         select(tables.runs)
-        .where(
-            _R.model_name == model, _R.cache_key == cache_key, _R.status == RunStatus.SUCCEEDED
-        )
+        .where(_R.model_name == model, _R.cache_key == cache_key, _R.status == RunStatus.SUCCEEDED)
         .order_by(desc(_R.started_at))
         .limit(1)
     )

@@ -60,7 +60,9 @@ def train_model(train: TrainSpec, task: str, split: Split, *, base_dir: Path) ->
     estimator = _build_estimator(train, base_dir=base_dir)
     notes: list[str] = []
     if train.preprocess == "auto" and _needs_preprocessing(split.X_train):
-        estimator = Pipeline([("preprocess", _preprocessor(split.X_train)), (_MODEL_STEP, estimator)])
+        estimator = Pipeline(
+            [("preprocess", _preprocessor(split.X_train)), (_MODEL_STEP, estimator)]
+        )
         notes.append("preprocess: imputed missing values and one-hot encoded non-numeric columns")
     params = {"estimator": train.estimator, **train.params}
     if train.search is None:
@@ -124,7 +126,11 @@ def _grid_search(
     known = estimator.get_params()
     unknown = sorted(name.removeprefix(prefix) for name in grid if name not in known)
     if unknown:
-        names = sorted(k.removeprefix(prefix) for k in known if k.startswith(prefix) and "__" not in k.removeprefix(prefix))
+        names = sorted(
+            k.removeprefix(prefix)
+            for k in known
+            if k.startswith(prefix) and "__" not in k.removeprefix(prefix)
+        )
         raise ConfigError(
             f"train.search.grid: unknown parameter(s) {', '.join(unknown)} for "
             f"{train.estimator}; known: {', '.join(names)}"

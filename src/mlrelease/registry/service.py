@@ -183,12 +183,11 @@ class Registry:
 
     def models(self) -> list[ModelInfo]:
         with self.store.read() as connection:
-            latest: dict[int, int] = {
-                model_id: number
-                for model_id, number in connection.execute(
+            latest: dict[int, int] = dict(
+                connection.execute(
                     select(_V.model_id, func.max(_V.version)).group_by(_V.model_id)
-                )
-            }
+                ).all()
+            )
             aliases: dict[int, dict[str, int]] = {}
             for model_id, env, version in connection.execute(
                 select(_A.model_id, _A.environment, _V.version).join(
@@ -293,9 +292,7 @@ def _version_values(new: NewVersion) -> dict[str, Any]:
 
 
 def _version_select() -> Any:
-    return select(_M.name.label("model"), tables.versions).join(
-        tables.models, _V.model_id == _M.id
-    )
+    return select(_M.name.label("model"), tables.versions).join(tables.models, _V.model_id == _M.id)
 
 
 def _version_info(row: Row[Any]) -> VersionInfo:

@@ -123,7 +123,9 @@ class Store:
         # and record the head revision, in one transaction.
         with self.write() as connection:
             if self.dialect == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_INIT_LOCK})
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_INIT_LOCK}
+                )
             if _current_revision(connection) is not None:
                 return  # another process created it while we waited
             tables.Base.metadata.create_all(connection)
@@ -131,7 +133,8 @@ class Store:
                 text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
             )
             connection.execute(
-                text("INSERT INTO alembic_version (version_num) VALUES (:rev)"), {"rev": HEAD_REVISION}
+                text("INSERT INTO alembic_version (version_num) VALUES (:rev)"),
+                {"rev": HEAD_REVISION},
             )
 
 

@@ -8,7 +8,7 @@ checks that the two agree.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -164,10 +165,11 @@ class EventRow(Base):
     payload: Mapped[dict[str, Any]]
 
 
-models = ModelRow.__table__
-versions = VersionRow.__table__
-aliases = AliasRow.__table__
-runs = RunRow.__table__
-run_metrics = RunMetricRow.__table__
-run_logs = RunLogRow.__table__
-events = EventRow.__table__
+# Core tables, for the lean queries of the hot paths (one compiled statement, no ORM).
+models = cast(Table, ModelRow.__table__)
+versions = cast(Table, VersionRow.__table__)
+aliases = cast(Table, AliasRow.__table__)
+runs = cast(Table, RunRow.__table__)
+run_metrics = cast(Table, RunMetricRow.__table__)
+run_logs = cast(Table, RunLogRow.__table__)
+events = cast(Table, EventRow.__table__)
