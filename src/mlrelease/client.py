@@ -28,13 +28,12 @@ from mlrelease.audit import EventInfo, current_actor, list_events
 from mlrelease.data import build_profile
 from mlrelease.errors import ConfigError
 from mlrelease.evaluation import Task, compute_metrics, confusion_matrix, known_metrics
-from mlrelease.gates import Gate, GateResult, evaluate_gates, parse_gate
+from mlrelease.gates import Gate, GateResult, evaluate_gates, parse_gate, raise_for_failed_gates
 from mlrelease.names import ModelRef
 from mlrelease.pipeline.evaluate import (
     EvaluationSet,
     judge,
     load_evaluation_set,
-    raise_for_failed_gates,
     score_model,
     store_evaluation_set,
 )

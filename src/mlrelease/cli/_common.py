@@ -6,14 +6,16 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from mlrelease.client import Client
 from mlrelease.settings import resolve_settings
 from mlrelease.spec import DEFAULT_FILENAME
+
+if TYPE_CHECKING:
+    from mlrelease.client import Client
 
 __all__ = [
     "DEFAULT_FILE",
@@ -52,6 +54,9 @@ Output = Annotated[
 
 def open_client(project_file: Path, *, require_project: bool = False) -> Client:
     """The project's client if its file exists, else one over MLRELEASE_DB / the defaults."""
+    # Imported here so `--help` and other light commands do not load scikit-learn.
+    from mlrelease.client import Client
+
     if require_project or project_file.exists():
         return Client.from_project(project_file)
     settings = resolve_settings(None, base_dir=Path.cwd(), env=os.environ)

@@ -18,7 +18,7 @@ from mlrelease.cli._common import (
     print_json,
 )
 from mlrelease.cli.render import gates_table, key_value_table, timestamp
-from mlrelease.pipeline.evaluate import raise_for_failed_gates
+from mlrelease.gates import raise_for_failed_gates
 
 __all__ = ["register"]
 

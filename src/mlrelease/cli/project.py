@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlrelease.cli._common import DEFAULT_FILE, ProjectFile, console
+from mlrelease.cli._common import DEFAULT_FILE, ProjectFile, console, open_client
 from mlrelease.cli.render import StepProgress, gates_table, key_value_table
-from mlrelease.client import Client
-from mlrelease.pipeline.runner import PipelineResult
 from mlrelease.pipeline.runs import RunStatus
 from mlrelease.scaffold import render_project_file, write_project_file
 from mlrelease.spec import Task, load_spec
+
+if TYPE_CHECKING:
+    from mlrelease.pipeline.runner import PipelineResult
 
 __all__ = ["register", "report_pipeline_result"]
 
@@ -80,7 +81,7 @@ def quickstart(
     else:
         write_project_file(path, render_project_file("classification"))
         console.print(f"wrote {path} (breast-cancer data bundled with scikit-learn, 30 features)")
-    with Client.from_project(path) as client:
+    with open_client(path, require_project=True) as client:
         with StepProgress() as progress:
             result = client.run(force=force, observer=progress)
         report_pipeline_result(result)

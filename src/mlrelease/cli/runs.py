@@ -19,7 +19,6 @@ from mlrelease.cli._common import (
 )
 from mlrelease.cli.project import report_pipeline_result
 from mlrelease.cli.render import StepProgress, checks_table, gates_table, key_value_table, timestamp
-from mlrelease.client import Client
 
 __all__ = ["register"]
 
@@ -41,7 +40,7 @@ def run(
     Exit code 1 when a data check or a quality gate refuses (nothing is registered),
     2 when the project file is invalid.
     """
-    with Client.from_project(project_file) as client:
+    with open_client(project_file, require_project=True) as client:
         with StepProgress() as progress:
             result = client.run(force=force, observer=progress)
         report_pipeline_result(result)

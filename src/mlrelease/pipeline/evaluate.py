@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mlrelease.artifacts import ArtifactStore, StoredArtifact
-from mlrelease.errors import DataError, GateFailed
+from mlrelease.errors import DataError
 from mlrelease.evaluation import Scored, Task, compute_metrics
 from mlrelease.gates import (
     Champion,
@@ -32,7 +32,6 @@ __all__ = [
     "EvaluationSet",
     "judge",
     "load_evaluation_set",
-    "raise_for_failed_gates",
     "score_model",
     "store_evaluation_set",
 ]
@@ -98,17 +97,4 @@ def judge(
     metrics = compute_metrics(sorted(metrics_used(gates)), task, candidate)
     return evaluate_gates(
         gates, task, candidate=candidate, candidate_metrics=metrics, champions=champions
-    )
-
-
-def raise_for_failed_gates(
-    results: Sequence[GateResult], *, subject: str, **details: object
-) -> None:
-    failed = [result for result in results if not result.passed]
-    if not failed:
-        return
-    names = "; ".join(result.gate for result in failed)
-    raise GateFailed(
-        f"{subject} failed {len(failed)} of {len(results)} gate(s): {names}",
-        details={"gates": [result.to_dict() for result in results], **details},
     )

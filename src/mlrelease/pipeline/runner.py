@@ -32,12 +32,11 @@ from mlrelease.data import (
 )
 from mlrelease.errors import DataCheckFailed, GateFailed, MlreleaseError
 from mlrelease.evaluation import Scored, compute_metrics, confusion_matrix
-from mlrelease.gates import GateResult
+from mlrelease.gates import GateResult, raise_for_failed_gates
 from mlrelease.pipeline.cache import cache_key
 from mlrelease.pipeline.evaluate import (
     EvaluationSet,
     judge,
-    raise_for_failed_gates,
     score_model,
     store_evaluation_set,
 )
