@@ -64,18 +64,22 @@ def record_event(
     payload: dict[str, Any] | None = None,
 ) -> None:
     connection.execute(
-        insert(tables.events).values(
-            timestamp=datetime.now(UTC),
-            actor=actor,
-            kind=kind,
-            model=model,
-            environment=environment,
-            from_version=from_version,
-            to_version=to_version,
-            reason=reason,
-            payload=payload or {},
-        )
+        _INSERT_EVENT,
+        {
+            "timestamp": datetime.now(UTC),
+            "actor": actor,
+            "kind": kind,
+            "model": model,
+            "environment": environment,
+            "from_version": from_version,
+            "to_version": to_version,
+            "reason": reason,
+            "payload": payload or {},
+        },
     )
+
+
+_INSERT_EVENT = insert(tables.events)
 
 
 def list_events(connection: Connection, *, model: str | None = None) -> list[EventInfo]:

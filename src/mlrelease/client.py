@@ -18,7 +18,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,6 @@ from mlrelease.pipeline.evaluate import (
     score_model,
     store_evaluation_set,
 )
-from mlrelease.pipeline.runner import Observer, PipelineResult, run_pipeline
 from mlrelease.pipeline.runs import RunInfo, RunLog, RunRecorder, get_run, list_runs
 from mlrelease.registry.flavors import LoadedModel
 from mlrelease.registry.packaging import save_and_load
@@ -47,6 +46,9 @@ from mlrelease.registry.signature import signature_of
 from mlrelease.settings import Settings, resolve_settings
 from mlrelease.spec import LoadedSpec, gate_from_item, load_spec
 from mlrelease.store import Store
+
+if TYPE_CHECKING:
+    from mlrelease.pipeline.runner import Observer, PipelineResult
 
 __all__ = ["Client"]
 
@@ -101,6 +103,8 @@ class Client:
 
     def run(self, *, force: bool = False, observer: Observer | None = None) -> PipelineResult:
         """Run the project's pipeline; raises DataCheckFailed or GateFailed when refused."""
+        from mlrelease.pipeline.runner import run_pipeline  # loads scikit-learn
+
         return run_pipeline(
             self._require_project(),
             self.registry,
@@ -175,8 +179,7 @@ class Client:
             artifact = self.registry.artifacts.put_file(saved.path, saved.flavor.filename)
         evaluation: dict[str, Any] = {}
         if data is not None and scored is not None:
-            stored = store_evaluation_set(self.registry.artifacts, data)
-            evaluation = {"uri": stored.uri, "sha256": stored.sha256, "rows": len(data.X)}
+            evaluation = store_evaluation_set(self.registry.artifacts, data)
             if task == "classification":
                 evaluation["confusion_matrix"] = confusion_matrix(scored)
         new = NewVersion(
@@ -239,13 +242,12 @@ class Client:
         gates = self._gates_to_check(info, task, env)
         if not gates:
             return []
-        evaluation = info.evaluation
-        if not evaluation.get("uri"):
+        if not info.evaluation.get("uri"):
             raise ConfigError(
                 f"{model} v{version} was registered without an evaluation set, so its gates "
                 "cannot be re-checked; register it with eval_data"
             )
-        data = load_evaluation_set(self.registry.artifacts, evaluation["uri"], evaluation["sha256"])
+        data = load_evaluation_set(self.registry.artifacts, info.evaluation)
         scored = score_model(self.registry.load_model(info), data, task)
         return judge(
             gates, task=task, model_name=model, candidate=scored, data=data, registry=self.registry

@@ -24,6 +24,12 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        import pyarrow  # noqa: F401 - an optional extra; say so before pandas does
+    except ImportError:
+        raise ConfigError(
+            f"cannot read {path}: Parquet needs pyarrow: pip install 'mlrelease[parquet]'"
+        ) from None
     return pd.read_parquet(path)
 
 

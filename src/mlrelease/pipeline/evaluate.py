@@ -8,13 +8,14 @@ champion is live then -- without the original data source.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlrelease.artifacts import ArtifactStore, StoredArtifact
+from mlrelease.artifacts import ArtifactStore
 from mlrelease.errors import DataError
 from mlrelease.evaluation import Scored, Task, compute_metrics
 from mlrelease.gates import (
@@ -52,20 +53,40 @@ def score_model(model: LoadedModel, data: EvaluationSet, task: Task) -> Scored:
     return Scored(y_true=data.y.to_numpy(), y_pred=y_pred, proba=proba, classes=classes)
 
 
-def store_evaluation_set(artifacts: ArtifactStore, data: EvaluationSet) -> StoredArtifact:
+def store_evaluation_set(artifacts: ArtifactStore, data: EvaluationSet) -> dict[str, Any]:
+    """Keep ``data`` as a CSV artifact; returns the reference a version records.
+
+    CSV rather than Parquet keeps pyarrow out of the core install; the column dtypes
+    travel in the reference, and floats are written in their shortest exact form,
+    so the set reads back exactly as it was scored.
+    """
     frame = data.X.copy()
     frame[_TARGET_COLUMN] = data.y.to_numpy()
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return artifacts.put_bytes(buffer.getvalue(), "evaluation.parquet")
+    text = frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    stored = artifacts.put_bytes(text.encode(), "evaluation.csv")
+    return {
+        "uri": stored.uri,
+        "sha256": stored.sha256,
+        "rows": len(frame),
+        "dtypes": {str(name): str(dtype) for name, dtype in frame.dtypes.items()},
+    }
 
 
-def load_evaluation_set(artifacts: ArtifactStore, uri: str, sha256: str) -> EvaluationSet:
-    frame = pd.read_parquet(io.BytesIO(artifacts.read_bytes(uri, sha256)))
-    if _TARGET_COLUMN not in frame.columns:
-        raise DataError(
-            f"evaluation set {uri} has no target column; it was not written by mlrelease"
-        )
+def load_evaluation_set(artifacts: ArtifactStore, reference: Mapping[str, Any]) -> EvaluationSet:
+    """Read back an evaluation set from the reference ``store_evaluation_set`` returned."""
+    dtypes: dict[str, str] = dict(reference["dtypes"])
+    if _TARGET_COLUMN not in dtypes:
+        raise DataError(f"evaluation set {reference['uri']} was not written by mlrelease")
+    dates = [name for name, dtype in dtypes.items() if dtype.startswith("datetime")]
+    frame = pd.read_csv(
+        io.BytesIO(artifacts.read_bytes(reference["uri"], reference["sha256"])),
+        dtype={name: "str" if name in dates else dtype for name, dtype in dtypes.items()},
+        keep_default_na=False,  # a category called "NA" is a value, not a gap
+        na_values=[""],
+    )
+    for name in dates:
+        parsed = pd.to_datetime(frame[name], format="ISO8601")
+        frame[name] = parsed.astype(pd.api.types.pandas_dtype(dtypes[name]))
     return EvaluationSet(X=frame.drop(columns=[_TARGET_COLUMN]), y=frame[_TARGET_COLUMN])
 
 

@@ -331,7 +331,6 @@ class _PipelineRun:
         with self._step("register") as detail:
             saved = evaluated.saved
             artifact = self.registry.artifacts.put_file(saved.path, saved.flavor.filename)
-            evaluation_set = store_evaluation_set(self.registry.artifacts, data)
             scored = evaluated.scored
             new = NewVersion(
                 flavor=saved.flavor.name,
@@ -353,9 +352,7 @@ class _PipelineRun:
                 },
                 gate_results=[result.to_dict() for result in gates],
                 evaluation={
-                    "uri": evaluation_set.uri,
-                    "sha256": evaluation_set.sha256,
-                    "rows": len(data.X),
+                    **store_evaluation_set(self.registry.artifacts, data),
                     "confusion_matrix": confusion_matrix(scored)
                     if self.spec.task == "classification"
                     else None,

@@ -128,17 +128,21 @@ class RunRecorder:
         """Record one value of a metric series (e.g. a loss per epoch)."""
         with self.store.write() as connection:
             connection.execute(
-                insert(tables.run_metrics).values(
-                    run_id=self.id,
-                    key=key,
-                    value=float(value),
-                    step=step,
-                    timestamp=datetime.now(UTC),
-                )
+                _INSERT_METRIC,
+                {
+                    "run_id": self.id,
+                    "key": key,
+                    "value": float(value),
+                    "step": step,
+                    "timestamp": datetime.now(UTC),
+                },
             )
 
     def finish(self, status: str, *, error: str = "", **values: Any) -> None:
         self.update(status=status, error=error, finished_at=datetime.now(UTC), **values)
+
+
+_INSERT_METRIC = insert(tables.run_metrics)
 
 
 def get_run(store: Store, run_id: str) -> tuple[RunInfo, list[RunLog]]:

@@ -58,28 +58,25 @@ class Registry:
         validate_name(model, what="model name")
         if alias is not None:
             validate_name(alias, what="environment name")
-        self._create_model_if_missing(model, task, actor=actor)
+        now = datetime.now(UTC)
         with self.store.write() as connection:
-            model_id, model_task = self._lock_model(connection, model)
+            self._create_model_if_missing(connection, model, task, actor=actor, now=now)
+            model_id, model_task = _lock_model(connection, model)
             if model_task != task:
                 raise ConflictError(
                     f"model '{model}' is a {model_task} model; cannot register a {task} version "
                     "under it (use another model name)"
                 )
-            number = self._next_number(connection, model_id)
-            now = datetime.now(UTC)
-            version_id = connection.execute(
-                insert(tables.versions)
-                .values(
-                    model_id=model_id,
-                    version=number,
-                    status=VersionStatus.READY,
-                    created_at=now,
-                    created_by=actor,
-                    **_version_values(new),
-                )
-                .returning(_V.id)
-            ).scalar_one()
+            number = connection.execute(_NEXT_NUMBER, {"model_id": model_id}).scalar_one()
+            values = {
+                "model_id": model_id,
+                "version": number,
+                "status": VersionStatus.READY,
+                "created_at": now,
+                "created_by": actor,
+                **_version_values(new),
+            }
+            version_id = connection.execute(_INSERT_VERSION, values).scalar_one()
             record_event(
                 connection,
                 kind=EventKind.VERSION_REGISTERED,
@@ -89,9 +86,9 @@ class Registry:
                 payload={"run_id": new.run_id, "metrics": new.metrics},
             )
             if alias is not None:
-                self._move_alias(connection, model, model_id, alias, version_id, number, actor, "")
-            row = connection.execute(_version_select().where(_V.id == version_id)).one()
-        return _version_info(row)
+                _move_alias(connection, model, model_id, alias, version_id, number, actor, "")
+        values.pop("model_id")
+        return VersionInfo(model=model, **values)
 
     def set_alias(
         self, model: str, environment: str, version: int, *, actor: str, reason: str = ""
@@ -99,9 +96,9 @@ class Registry:
         """Point ``environment``'s alias at ``version``; returns the version it pointed at."""
         validate_name(environment, what="environment name")
         with self.store.write() as connection:
-            model_id, _ = self._lock_model(connection, model)
+            model_id, _ = _lock_model(connection, model)
             target = connection.execute(
-                select(_V.id, _V.status).where(_V.model_id == model_id, _V.version == version)
+                _VERSION_ID, {"model_id": model_id, "version": version}
             ).one_or_none()
             if target is None:
                 raise VersionNotFoundError(
@@ -109,75 +106,17 @@ class Registry:
                 )
             if target.status == VersionStatus.ARCHIVED:
                 raise ConflictError(f"{model} version {version} is archived and cannot go live")
-            return self._move_alias(
+            return _move_alias(
                 connection, model, model_id, environment, target.id, version, actor, reason
             )
 
-    def _create_model_if_missing(self, name: str, task: str, *, actor: str) -> None:
-        with self.store.write() as connection:
-            dialect = postgresql if self.store.dialect == "postgresql" else sqlite
-            created = connection.execute(
-                dialect.insert(tables.models)
-                .values(name=name, task=task, description="", created_at=datetime.now(UTC))
-                .on_conflict_do_nothing(index_elements=["name"])
-                .returning(_M.id)
-            ).first()
-            if created is not None:
-                record_event(connection, kind=EventKind.MODEL_CREATED, model=name, actor=actor)
-
-    def _lock_model(self, connection: Connection, name: str) -> tuple[int, str]:
-        row = connection.execute(
-            select(_M.id, _M.task).where(_M.name == name).with_for_update()
-        ).one_or_none()
-        if row is None:
-            raise ModelNotFoundError(_no_model_message(name))
-        return int(row.id), str(row.task)
-
-    @staticmethod
-    def _next_number(connection: Connection, model_id: int) -> int:
-        latest = connection.execute(
-            select(func.max(_V.version)).where(_V.model_id == model_id)
-        ).scalar_one()
-        return 1 if latest is None else int(latest) + 1
-
-    @staticmethod
-    def _move_alias(
-        connection: Connection,
-        model: str,
-        model_id: int,
-        environment: str,
-        version_id: int,
-        version: int,
-        actor: str,
-        reason: str,
-    ) -> int | None:
-        previous = connection.execute(
-            select(_V.version)
-            .select_from(tables.aliases.join(tables.versions, _A.version_id == _V.id))
-            .where(_A.model_id == model_id, _A.environment == environment)
-        ).scalar_one_or_none()
-        values = {"version_id": version_id, "updated_at": datetime.now(UTC), "updated_by": actor}
-        if previous is None:
-            connection.execute(
-                insert(tables.aliases).values(model_id=model_id, environment=environment, **values)
-            )
-        else:
-            connection.execute(
-                update(tables.aliases)
-                .where(_A.model_id == model_id, _A.environment == environment)
-                .values(**values)
-            )
-        record_event(
-            connection,
-            kind=EventKind.ALIAS_MOVED,
-            model=model,
-            actor=actor,
-            environment=environment,
-            from_version=previous,
-            to_version=version,
-            reason=reason,
-        )
-        return previous
+    def _create_model_if_missing(
+        self, connection: Connection, name: str, task: str, *, actor: str, now: datetime
+    ) -> None:
+        statement = _INSERT_MODEL_IF_MISSING[self.store.dialect]
+        values = {"name": name, "task": task, "description": "", "created_at": now}
+        if connection.execute(statement, values).first() is not None:
+            record_event(connection, kind=EventKind.MODEL_CREATED, model=name, actor=actor)
 
     # -- reading ------------------------------------------------------------------
 
@@ -270,6 +209,43 @@ class Registry:
             raise ModelNotFoundError(_no_model_message(name))
 
 
+def _lock_model(connection: Connection, name: str) -> tuple[int, str]:
+    row = connection.execute(_LOCK_MODEL, {"name": name}).one_or_none()
+    if row is None:
+        raise ModelNotFoundError(_no_model_message(name))
+    return int(row.id), str(row.task)
+
+
+def _move_alias(
+    connection: Connection,
+    model: str,
+    model_id: int,
+    environment: str,
+    version_id: int,
+    version: int,
+    actor: str,
+    reason: str,
+) -> int | None:
+    key = {"model_id": model_id, "environment": environment}
+    previous = connection.execute(_ALIAS_OF_MODEL, key).scalar_one_or_none()
+    values = {"version_id": version_id, "updated_at": datetime.now(UTC), "updated_by": actor}
+    if previous is None:
+        connection.execute(_INSERT_ALIAS, {**key, **values})
+    else:
+        connection.execute(_UPDATE_ALIAS, {"b_model_id": model_id, "b_env": environment, **values})
+    record_event(
+        connection,
+        kind=EventKind.ALIAS_MOVED,
+        model=model,
+        actor=actor,
+        environment=environment,
+        from_version=previous,
+        to_version=version,
+        reason=reason,
+    )
+    return previous
+
+
 def _no_model_message(name: str) -> str:
     return f"no model named '{name}'; see 'mlrelease models' for the registered ones"
 
@@ -302,6 +278,39 @@ def _version_info(row: Row[Any]) -> VersionInfo:
     return VersionInfo(**data)
 
 
+# Statements are built once: compiling is cached, and parameters travel separately,
+# which keeps the per-call cost to the database round trip.
+_LOCK_MODEL = select(_M.id, _M.task).where(_M.name == bindparam("name")).with_for_update()
+_INSERT_MODEL_IF_MISSING = {
+    "sqlite": sqlite.insert(tables.models)
+    .on_conflict_do_nothing(index_elements=["name"])
+    .returning(_M.id),
+    "postgresql": postgresql.insert(tables.models)
+    .on_conflict_do_nothing(index_elements=["name"])
+    .returning(_M.id),
+}
+_NEXT_NUMBER = select(func.coalesce(func.max(_V.version), 0) + 1).where(
+    _V.model_id == bindparam("model_id")
+)
+_INSERT_VERSION = insert(tables.versions).returning(_V.id)
+_VERSION_ID = select(_V.id, _V.status).where(
+    _V.model_id == bindparam("model_id"), _V.version == bindparam("version")
+)
+_ALIAS_OF_MODEL = (
+    select(_V.version)
+    .select_from(tables.aliases.join(tables.versions, _A.version_id == _V.id))
+    .where(_A.model_id == bindparam("model_id"), _A.environment == bindparam("environment"))
+)
+_INSERT_ALIAS = insert(tables.aliases)
+_UPDATE_ALIAS = (
+    update(tables.aliases)
+    .where(_A.model_id == bindparam("b_model_id"), _A.environment == bindparam("b_env"))
+    .values(
+        version_id=bindparam("version_id"),
+        updated_at=bindparam("updated_at"),
+        updated_by=bindparam("updated_by"),
+    )
+)
 _ALIAS_LOOKUP = (
     select(_V.version)
     .select_from(

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 import pandas as pd
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator
 
 from mlrelease.errors import ConfigError
 from mlrelease.registry.flavors.function import FunctionFlavor, is_entrypoint
@@ -75,6 +74,8 @@ def flavor_for(model: Any) -> Flavor:
     Raises:
         ConfigError: no flavor supports this kind of object.
     """
+    from sklearn.base import BaseEstimator  # on use: importing scikit-learn takes a second
+
     if isinstance(model, BaseEstimator):
         return SKLEARN
     if isinstance(model, str):

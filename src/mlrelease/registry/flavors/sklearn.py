@@ -13,8 +13,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-import skops.io
-import skops.io.exceptions
 from numpy.typing import NDArray
 
 from mlrelease.errors import ArtifactError, UntrustedArtifactError
@@ -22,10 +20,6 @@ from mlrelease.errors import ArtifactError, UntrustedArtifactError
 __all__ = ["SklearnFlavor", "SklearnModel"]
 
 _T = TypeVar("_T")
-
-# Why skops distrusts some scikit-learn types by default (crafted trees can read out
-# of bounds); passed on so users are not left guessing. Older skops has no such table.
-_UNTRUSTED_TYPE_REASONS: dict[str, str] = getattr(skops.io.exceptions, "UNTRUSTED_TYPE_REASONS", {})
 
 
 @dataclass(frozen=True)
@@ -63,6 +57,8 @@ class SklearnFlavor:
         may be trusted when exactly these bytes (checked by sha256) are loaded again:
         the registry records them with the version.
         """
+        import skops.io  # imported on use: it loads scikit-learn and SciPy
+
         try:
             skops.io.dump(model, path)
         except (TypeError, ValueError, OSError) as exc:
@@ -82,6 +78,8 @@ class SklearnFlavor:
             UntrustedArtifactError: the file holds types that are not trusted.
             ArtifactError: the file is not a skops file skops can load.
         """
+        import skops.io
+
         untrusted = _read_skops(path, lambda: skops.io.get_untrusted_types(file=path))
         refused = [name for name in untrusted if not _is_trusted(name, trusted_types)]
         if refused:
@@ -112,9 +110,12 @@ def _is_trusted(type_name: str, trusted_types: Sequence[str]) -> bool:
 
 
 def _untrusted(path: Path, refused: list[str]) -> UntrustedArtifactError:
-    reasons = {
-        name: _UNTRUSTED_TYPE_REASONS[name] for name in refused if name in _UNTRUSTED_TYPE_REASONS
-    }
+    import skops.io.exceptions
+
+    # Why skops distrusts some scikit-learn types by default (crafted trees can read out
+    # of bounds); passed on so users are not left guessing. Older skops has no such table.
+    known: dict[str, str] = getattr(skops.io.exceptions, "UNTRUSTED_TYPE_REASONS", {})
+    reasons = {name: known[name] for name in refused if name in known}
     return UntrustedArtifactError(
         f"Model file {path} was not loaded: it holds types that are not trusted: "
         f"{', '.join(refused)}. Only if you trust this file (for example, you trained it "
