@@ -60,13 +60,16 @@ class Registry:
             validate_name(alias, what="environment name")
         now = datetime.now(UTC)
         with self.store.write() as connection:
-            self._create_model_if_missing(connection, model, task, actor=actor, now=now)
-            model_id, model_task = _lock_model(connection, model)
-            if model_task != task:
+            locked = connection.execute(_LOCK_MODEL, {"name": model}).one_or_none()
+            if locked is None:
+                self._create_model(connection, model, task, actor=actor, now=now)
+                locked = connection.execute(_LOCK_MODEL, {"name": model}).one()
+            if locked.task != task:
                 raise ConflictError(
-                    f"model '{model}' is a {model_task} model; cannot register a {task} version "
-                    "under it (use another model name)"
+                    f"model '{model}' is a {locked.task} model; cannot register a {task} "
+                    "version under it (use another model name)"
                 )
+            model_id = locked.id
             number = connection.execute(_NEXT_NUMBER, {"model_id": model_id}).scalar_one()
             values = {
                 "model_id": model_id,
@@ -110,9 +113,10 @@ class Registry:
                 connection, model, model_id, environment, target.id, version, actor, reason
             )
 
-    def _create_model_if_missing(
+    def _create_model(
         self, connection: Connection, name: str, task: str, *, actor: str, now: datetime
     ) -> None:
+        # Another writer may create it first: then nothing is inserted and no event logged.
         statement = _INSERT_MODEL_IF_MISSING[self.store.dialect]
         values = {"name": name, "task": task, "description": "", "created_at": now}
         if connection.execute(statement, values).first() is not None:
@@ -280,7 +284,13 @@ def _version_info(row: Row[Any]) -> VersionInfo:
 
 # Statements are built once: compiling is cached, and parameters travel separately,
 # which keeps the per-call cost to the database round trip.
+# The model row is the lock that serialises version numbering on PostgreSQL. The next
+# number is read by a separate statement *after* the lock is held: a subquery in the
+# locking statement would see the snapshot from before it waited.
 _LOCK_MODEL = select(_M.id, _M.task).where(_M.name == bindparam("name")).with_for_update()
+_NEXT_NUMBER = select(func.coalesce(func.max(_V.version), 0) + 1).where(
+    _V.model_id == bindparam("model_id")
+)
 _INSERT_MODEL_IF_MISSING = {
     "sqlite": sqlite.insert(tables.models)
     .on_conflict_do_nothing(index_elements=["name"])
@@ -289,9 +299,6 @@ _INSERT_MODEL_IF_MISSING = {
     .on_conflict_do_nothing(index_elements=["name"])
     .returning(_M.id),
 }
-_NEXT_NUMBER = select(func.coalesce(func.max(_V.version), 0) + 1).where(
-    _V.model_id == bindparam("model_id")
-)
 _INSERT_VERSION = insert(tables.versions).returning(_V.id)
 _VERSION_ID = select(_V.id, _V.status).where(
     _V.model_id == bindparam("model_id"), _V.version == bindparam("version")
