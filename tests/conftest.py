@@ -10,9 +10,12 @@ unreachable server fails them.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -80,3 +83,66 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLRELEASE_ACTOR", "tester")
     return tmp_path
+
+
+# --- a real S3-compatible server (moto) on a random 127.0.0.1 port -----------------
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    # Imported here so runs that deselect the S3 tests never load moto.
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Server(endpoint_url=f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials, and nothing from the developer's own AWS setup."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    for variable in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "MLRELEASE_S3_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.fixture
+def s3_client(s3_server: S3Server, aws_env: None) -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=s3_server.endpoint_url)
+
+
+@pytest.fixture
+def bucket(s3_client: Any) -> str:
+    """A fresh versioned bucket, so a test can count how often an object was written."""
+    name = f"mlrelease-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=name)
+    s3_client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name

@@ -16,7 +16,7 @@ import pytest
 from mlrelease.artifacts import ArtifactStore, open_artifact_store
 from mlrelease.errors import ArtifactError, ConfigError, IntegrityError, UnsafePathError
 
-from .conftest import S3Server, s3_object_key
+from .conftest import s3_object_key
 
 DATA = b"model bytes" * 100
 DIGEST = hashlib.sha256(DATA).hexdigest()
@@ -24,7 +24,7 @@ DIGEST = hashlib.sha256(DATA).hexdigest()
 
 @pytest.mark.s3
 def test_the_url_is_normalised_without_a_trailing_slash(
-    s3_server: S3Server, bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    s3_server: Any, bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("MLRELEASE_S3_ENDPOINT_URL", s3_server.endpoint_url)
 
@@ -48,7 +48,7 @@ def test_the_blob_is_an_object_at_its_content_address(
 
 @pytest.mark.s3
 def test_the_standard_aws_endpoint_variable_is_honoured(
-    s3_server: S3Server, bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    s3_server: Any, bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint_url)
     store = open_artifact_store(f"s3://{bucket}/prefix", cache_dir=tmp_path)
@@ -132,7 +132,7 @@ def test_uris_in_another_bucket_or_prefix_are_refused(
 
 @pytest.mark.s3
 def test_uploading_to_a_missing_bucket_is_an_artifact_error(
-    s3_server: S3Server, aws_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    s3_server: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("MLRELEASE_S3_ENDPOINT_URL", s3_server.endpoint_url)
     store = open_artifact_store("s3://no-such-bucket/prefix", cache_dir=tmp_path)
