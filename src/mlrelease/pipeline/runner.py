@@ -41,13 +41,7 @@ from mlrelease.pipeline.evaluate import (
     store_evaluation_set,
 )
 from mlrelease.pipeline.lineage import collect_lineage
-from mlrelease.pipeline.runs import (
-    RunInfo,
-    RunRecorder,
-    RunStatus,
-    find_cached_run,
-    last_successful_run,
-)
+from mlrelease.pipeline.runs import RunInfo, RunRecorder, RunStatus, last_successful_run
 from mlrelease.pipeline.training import TrainedModel, train_model
 from mlrelease.registry.packaging import SavedModel, save_and_load
 from mlrelease.registry.records import NewVersion, VersionInfo
@@ -180,7 +174,11 @@ class _PipelineRun:
             self.spec, data_fingerprint=self.data_fingerprint, base_dir=self.project.project_dir
         )
         self.recorder.update(cache_key=key)
-        cached = None if force else find_cached_run(self.registry.store, self.spec.model, key)
+        cached = (
+            None
+            if force
+            else last_successful_run(self.registry.store, self.spec.model, cache_key=key)
+        )
         if cached is not None:
             return self._reuse(cached)
         checks = self._check(frame)

@@ -187,25 +187,13 @@ def metric_history(store: Store, run_id: str, key: str) -> list[tuple[int, float
         return [(int(step), float(value)) for step, value in rows]
 
 
-def last_successful_run(store: Store, model: str) -> RunInfo | None:
-    query = (
-        select(tables.runs)
-        .where(_R.model_name == model, _R.status == RunStatus.SUCCEEDED)
-        .order_by(desc(_R.started_at))
-        .limit(1)
-    )
+def last_successful_run(
+    store: Store, model: str, *, cache_key: str | None = None
+) -> RunInfo | None:
+    """The newest run of ``model`` that registered a version (with ``cache_key``, if given)."""
+    query = select(tables.runs).where(_R.model_name == model, _R.status == RunStatus.SUCCEEDED)
+    if cache_key is not None:
+        query = query.where(_R.cache_key == cache_key)
     with store.read() as connection:
-        row = connection.execute(query).first()
-    return None if row is None else RunInfo(**row._asdict())
-
-
-def find_cached_run(store: Store, model: str, cache_key: str) -> RunInfo | None:
-    query = (
-        select(tables.runs)
-        .where(_R.model_name == model, _R.cache_key == cache_key, _R.status == RunStatus.SUCCEEDED)
-        .order_by(desc(_R.started_at))
-        .limit(1)
-    )
-    with store.read() as connection:
-        row = connection.execute(query).first()
+        row = connection.execute(query.order_by(desc(_R.started_at)).limit(1)).first()
     return None if row is None else RunInfo(**row._asdict())
