@@ -71,7 +71,7 @@ def checks_table(checks: Sequence[Mapping[str, Any]]) -> Table:
 def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("key", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     for key, value in rows:
         table.add_row(key, number(value))
     return table
