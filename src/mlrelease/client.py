@@ -27,7 +27,7 @@ from mlrelease.artifacts import open_artifact_store
 from mlrelease.audit import EventInfo, current_actor, list_events
 from mlrelease.data import build_profile
 from mlrelease.errors import ConfigError
-from mlrelease.evaluation import Task, compute_metrics, confusion_matrix, known_metrics
+from mlrelease.evaluation import Scored, Task, compute_metrics, confusion_matrix, known_metrics
 from mlrelease.gates import Gate, GateResult, evaluate_gates, parse_gate, raise_for_failed_gates
 from mlrelease.names import ModelRef
 from mlrelease.pipeline.evaluate import (
@@ -207,7 +207,7 @@ class Client:
         name: str,
         task: Task,
         gates: list[Gate],
-        scored: Any,
+        scored: Scored | None,
         data: EvaluationSet | None,
         metrics: dict[str, float],
     ) -> list[GateResult]:

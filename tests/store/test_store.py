@@ -21,7 +21,7 @@ def test_a_new_database_is_created_at_the_head_revision(store: Store) -> None:
 
 
 def test_head_revision_constant_names_the_newest_migration_script() -> None:
-    script = ScriptDirectory.from_config(alembic_config())  # type: ignore[arg-type]
+    script = ScriptDirectory.from_config(alembic_config())
     assert script.get_current_head() == HEAD_REVISION
 
 

@@ -7,8 +7,12 @@ newest script here, so a new migration must update it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["HEAD_REVISION", "upgrade_to_head"]
 
@@ -16,7 +20,8 @@ HEAD_REVISION = "0001"
 SCRIPT_LOCATION = Path(__file__).parent
 
 
-def alembic_config(connection: Connection | None = None) -> object:
+def alembic_config(connection: Connection | None = None) -> Config:
+    # Alembic is imported only here: opening a store at head never needs it.
     from alembic.config import Config
 
     config = Config()
@@ -28,9 +33,6 @@ def alembic_config(connection: Connection | None = None) -> object:
 def upgrade_to_head(connection: Connection) -> None:
     """Run every migration the database has not had, each in its own transaction."""
     from alembic import command
-    from alembic.config import Config
 
-    config = alembic_config(connection)
-    assert isinstance(config, Config)
-    command.upgrade(config, "head")
+    command.upgrade(alembic_config(connection), "head")
     connection.commit()
