@@ -23,7 +23,13 @@ message says what happened and how to fix it.
     │   ├── IntegrityError              500 / exit 1   sha256 mismatch: artifact refused
     │   ├── UnsafePathError             400 / exit 2   a name would escape its root
     │   └── UntrustedArtifactError      422 / exit 1   skops found types not trusted
-    └── StoreError                      503 / exit 1   metadata store unreachable / not migrated
+    ├── StoreError                      503 / exit 1   metadata store unreachable / not migrated
+    └── RequestError                    422 / exit 2   a data-plane request cannot be served as sent
+        ├── MalformedRequest            400            not JSON, or not the expected shape at all
+        ├── PayloadTooLarge             413            body or batch over the configured limit
+        ├── Unauthorized                401            a token is required and missing or wrong
+        ├── RateLimited                 429            too many requests; ``details['retry_after']``
+        └── ModelUnavailable            503            the model is not loaded (yet)
 """
 
 from __future__ import annotations
@@ -43,11 +49,17 @@ __all__ = [
     "MissingVariableError",
     "MlreleaseError",
     "ModelNotFoundError",
+    "MalformedRequest",
+    "ModelUnavailable",
     "NotFoundError",
+    "PayloadTooLarge",
+    "RateLimited",
+    "RequestError",
     "RunNotFoundError",
     "SpecError",
     "StoreError",
     "TrainingError",
+    "Unauthorized",
     "UnsafePathError",
     "UntrustedArtifactError",
     "VersionNotFoundError",
@@ -188,3 +200,37 @@ class StoreError(MlreleaseError):
 
     http_status = 503
     code = "store_unavailable"
+
+
+class RequestError(MlreleaseError):
+    """A prediction request does not match what the model takes; names the field and row."""
+
+    http_status = 422
+    exit_code = 2
+    code = "invalid_request"
+
+
+class MalformedRequest(RequestError):
+    http_status = 400
+    code = "malformed_request"
+
+
+class PayloadTooLarge(RequestError):
+    http_status = 413
+    code = "payload_too_large"
+
+
+class Unauthorized(RequestError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class RateLimited(RequestError):
+    http_status = 429
+    code = "rate_limited"
+
+
+class ModelUnavailable(RequestError):
+    http_status = 503
+    exit_code = 1
+    code = "model_unavailable"

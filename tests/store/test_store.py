@@ -97,3 +97,27 @@ def test_unusable_store_urls_are_refused_with_what_to_use(url: str, message: str
 def test_an_unreachable_server_is_a_clear_store_error() -> None:
     with pytest.raises(StoreError, match="cannot reach the metadata store"):
         Store.open("postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_an_older_database_is_upgraded_in_place_keeping_its_rows(db_url: str) -> None:
+    from alembic import command
+
+    store = Store.connect(db_url)
+    try:
+        with store.engine.connect() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+            connection.commit()
+        with store.write() as connection:
+            connection.execute(
+                tables.models.insert().values(
+                    name="kept", task="regression", description="", created_at=datetime.now(UTC)
+                )
+            )
+        with pytest.raises(StoreError, match="revision 0001"):
+            Store.open(db_url)
+        assert store.upgrade() == ("0001", HEAD_REVISION)
+        with store.read() as connection:
+            names = [row.name for row in connection.execute(tables.models.select())]
+        assert names == ["kept"]
+    finally:
+        store.close()

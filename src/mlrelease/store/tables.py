@@ -166,6 +166,58 @@ class EventRow(Base):
 
 
 # Core tables, for the lean queries of the hot paths (one compiled statement, no ORM).
+class TrafficRow(Base):
+    """How an environment's requests are split beyond its alias (the stable version)."""
+
+    __tablename__ = "traffic"
+
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(128), primary_key=True)
+    canary_version: Mapped[int | None]
+    canary_weight: Mapped[int] = mapped_column(Integer, default=0)  # percent of requests
+    shadow_version: Mapped[int | None]
+    shadow_share: Mapped[int] = mapped_column(Integer, default=0)  # percent mirrored
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class PredictionRow(Base):
+    """One served row: what came in, what went out, who answered, how fast."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        Index("ix_predictions_model_env_id", "model", "environment", "id"),
+        Index("ix_predictions_request", "request_id", "row"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(128))
+    row: Mapped[int] = mapped_column(Integer, default=0)
+    timestamp: Mapped[datetime]
+    model: Mapped[str] = mapped_column(String(128))
+    environment: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int]
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int]
+    latency_ms: Mapped[float] = mapped_column(Float)
+    inputs: Mapped[dict[str, Any]]
+    outputs: Mapped[dict[str, Any]]
+
+
+class FeedbackRow(Base):
+    """A ground-truth label for one served row, joined to predictions by request id."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("request_id", "row", name="uq_feedback_request_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(128))
+    row: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[dict[str, Any]]  # {"value": ...}: JSON keeps the label's own type
+    timestamp: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+
+
 models = cast(Table, ModelRow.__table__)
 versions = cast(Table, VersionRow.__table__)
 aliases = cast(Table, AliasRow.__table__)
@@ -173,3 +225,6 @@ runs = cast(Table, RunRow.__table__)
 run_metrics = cast(Table, RunMetricRow.__table__)
 run_logs = cast(Table, RunLogRow.__table__)
 events = cast(Table, EventRow.__table__)
+traffic = cast(Table, TrafficRow.__table__)
+predictions = cast(Table, PredictionRow.__table__)
+feedback = cast(Table, FeedbackRow.__table__)
