@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from mlrelease import __version__
-from mlrelease.cli import db, models, project, runs
+from mlrelease.cli import db, models, project, runs, serve
 from mlrelease.cli.render import render_error
 from mlrelease.errors import MlreleaseError
 
@@ -63,6 +63,7 @@ def _root(
 project.register(app)
 runs.register(app)
 models.register(app)
+serve.register(app)
 app.add_typer(db.app, name="db")
 
 

@@ -1,0 +1,124 @@
+"""Prometheus metrics of the data plane, with the names DESIGN.md fixes.
+
+``mlrelease_requests_total{model,env,version,role,status}``,
+``mlrelease_request_duration_seconds{model,env,version,role}`` (histogram),
+``mlrelease_batch_size`` (rows per model call), ``mlrelease_model_info``
+(1 per loaded version and role), ``mlrelease_model_load_failures_total``,
+``mlrelease_model_swaps_total`` and the prediction log's
+``mlrelease_prediction_log_rows{outcome}``. With several worker processes
+(``PROMETHEUS_MULTIPROC_DIR`` set), every worker's figures are summed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+__all__ = ["CONTENT_TYPE_LATEST", "ServingMetrics"]
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 512, 2048, 10_000)
+
+
+class ServingMetrics:
+    """The counters one server process updates, and the /metrics text."""
+
+    def __init__(self, model: str, environment: str) -> None:
+        self.model = model
+        self.environment = environment
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "mlrelease_requests",
+            "Requests served, by version, role and HTTP status.",
+            ["model", "env", "version", "role", "status"],
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "mlrelease_request_duration_seconds",
+            "Time from request to response, by version and role.",
+            ["model", "env", "version", "role"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "mlrelease_batch_size",
+            "Rows per model call (after micro-batching).",
+            ["model", "env"],
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        ).labels(model, environment)
+        self._info = Gauge(
+            "mlrelease_model_info",
+            "1 for each version loaded and the role it serves in.",
+            ["model", "env", "version", "role"],
+            registry=self.registry,
+            multiprocess_mode="liveall",
+        )
+        self.load_failures = Counter(
+            "mlrelease_model_load_failures",
+            "Versions that failed to load or verify and were not switched to.",
+            ["model", "env"],
+            registry=self.registry,
+        ).labels(model, environment)
+        self.swaps = Counter(
+            "mlrelease_model_swaps",
+            "Times the served versions or traffic split changed.",
+            ["model", "env"],
+            registry=self.registry,
+        ).labels(model, environment)
+        self._children: dict[tuple[int, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, version: int, role: str, status: int, seconds: float) -> None:
+        key = (version, role, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (self.model, self.environment, str(version), role)
+            children = (self._requests.labels(*labels, str(status)), self._duration.labels(*labels))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def set_loaded(self, roles: Mapping[int, str]) -> None:
+        self._info.clear()
+        for version, role in roles.items():
+            self._info.labels(self.model, self.environment, str(version), role).set(1)
+
+    def add_collector(self, stats: Callable[[], Mapping[str, int]]) -> None:
+        """Expose a component's own counters (e.g. the prediction log's) on /metrics."""
+        self.registry.register(_StatsCollector(stats, self.model, self.environment))
+
+    def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            combined = CollectorRegistry()
+            MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+            return generate_latest(combined)
+        return generate_latest(self.registry)
+
+
+class _StatsCollector(Collector):
+    def __init__(self, stats: Callable[[], Mapping[str, int]], model: str, env: str) -> None:
+        self._stats = stats
+        self._labels = (model, env)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "mlrelease_prediction_log_rows",
+            "Prediction log rows by outcome (written, dropped when the queue was full, ...).",
+            labels=["model", "env", "outcome"],
+        )
+        for outcome, value in self._stats().items():
+            family.add_metric([*self._labels, outcome], value)
+        yield family

@@ -1,0 +1,417 @@
+"""The prediction log: every served row, written to the metadata store off the request path.
+
+A request handler calls :meth:`PredictionLog.append`, which costs one hash and a
+deque extend under a lock held for microseconds: it never blocks on the database
+and never raises. One daemon writer thread takes up to ``batch_size`` rows (or
+whatever arrived within ``flush_interval`` of the first waiting row) and inserts
+them with one executemany in one short write transaction.
+
+Back-pressure is by dropping, never by waiting: when the bounded queue is full the
+rows are dropped and counted. Sampling is per request, decided from a hash of the
+request id (:func:`is_sampled`), so a request's rows are kept or dropped together
+and a later label for a request that was sampled out can be recognised as such.
+A database error is retried a few times with backoff; then the batch is counted
+as failed, ``on_error`` hears about it, and the writer carries on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert
+
+from mlrelease.errors import ConfigError, ConflictError
+from mlrelease.store import Store, tables
+
+__all__ = ["PredictionLog", "PredictionRecord", "is_sampled"]
+
+_log = logging.getLogger(__name__)
+
+_INSERT_PREDICTIONS = insert(tables.predictions)
+_HASH_SPACE = 1 << 64
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRecord:
+    """One served row: what came in, what went out, who answered and how fast."""
+
+    request_id: str
+    row: int
+    timestamp: datetime  # aware UTC
+    model: str
+    environment: str
+    version: int
+    role: str  # "stable" | "canary" | "shadow"
+    status: int  # HTTP status
+    latency_ms: float
+    inputs: dict[str, Any]  # {"features": [...]} or a record; JSON-able
+    outputs: dict[str, Any]  # {"prediction": ..., "proba": [...]}; JSON-able
+
+
+def _threshold(sample_rate: float) -> int:
+    return int(sample_rate * _HASH_SPACE)
+
+
+def _request_hash(request_id: str) -> int:
+    digest = hashlib.blake2b(request_id.encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(digest.digest(), "big")
+
+
+def is_sampled(request_id: str, sample_rate: float) -> bool:
+    """Whether a log with ``sample_rate`` keeps ``request_id``: the same answer every time."""
+    if sample_rate >= 1.0:
+        return True
+    return _request_hash(request_id) < _threshold(sample_rate)
+
+
+class PredictionLog:
+    """Appends served rows to the store in batches, off the request path."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        capacity: int = 10_000,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        sample_rate: float = 1.0,
+        on_error: Callable[[Exception], None] | None = None,
+        retries: int = 3,
+        retry_backoff: float = 0.2,
+    ) -> None:
+        if capacity < 1:
+            raise ConfigError(f"prediction log capacity must be at least 1 (got {capacity})")
+        if batch_size < 1:
+            raise ConfigError(f"prediction log batch size must be at least 1 (got {batch_size})")
+        if not flush_interval > 0:
+            raise ConfigError(
+                f"prediction log flush interval must be > 0 seconds (got {flush_interval})"
+            )
+        if not 0.0 <= sample_rate <= 1.0:
+            raise ConfigError(
+                f"prediction log sample rate must be between 0 and 1 (got {sample_rate})"
+            )
+        if retries < 0 or retry_backoff < 0:
+            raise ConfigError("prediction log retries and retry backoff must not be negative")
+        self._store = store
+        self._capacity = capacity
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._sample_rate = sample_rate
+        self._keep_all = sample_rate >= 1.0
+        self._threshold = _threshold(sample_rate)
+        self._on_error = on_error
+        self._retries = retries
+        self._retry_backoff = retry_backoff
+
+        self._queue: deque[PredictionRecord] = deque()
+        self._lock = threading.Lock()
+        self._wake_writer = threading.Condition(self._lock)  # rows arrived / flush / close
+        self._progress = threading.Condition(self._lock)  # rows finished (for flush)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        # Sequence numbers over accepted rows, in queue order: flush waits for _done.
+        self._accepted = 0
+        self._done = 0
+        self._flush_target = 0
+        self._in_flight = 0
+        # Counters (rows unless named otherwise); written under the lock.
+        self._written = 0
+        self._dropped = 0
+        self._sampled_out = 0
+        self._failed = 0
+        self._failed_batches = 0
+
+    # -- the request path ---------------------------------------------------------
+
+    def append(self, records: Sequence[PredictionRecord]) -> bool:
+        """Queue ``records`` for writing; never blocks, never raises.
+
+        Returns True when rows were queued; False when the request was sampled out,
+        the queue was full (the rows are dropped and counted) or the log is closed.
+        Sampling is per request id, so a request's rows share one fate.
+        """
+        try:
+            if self._keep_all:
+                kept = records
+            else:
+                kept = self._sample(records)
+                if len(kept) < len(records):
+                    with self._lock:
+                        self._sampled_out += len(records) - len(kept)
+            count = len(kept)
+            if count == 0:
+                return False
+            with self._lock:
+                size = len(self._queue)
+                if self._closed or size + count > self._capacity:
+                    self._dropped += count
+                    return False
+                self._queue.extend(kept)
+                self._accepted += count
+                if size == 0 or size + count >= self._batch_size:
+                    self._wake_writer.notify()
+            return True
+        except Exception:  # never let logging break serving
+            try:
+                with self._lock:
+                    self._dropped += len(records)
+            except Exception:  # pragma: no cover - records without a length
+                pass
+            return False
+
+    def _sample(self, records: Sequence[PredictionRecord]) -> Sequence[PredictionRecord]:
+        decided: dict[str, bool] = {}
+        kept: list[PredictionRecord] = []
+        for record in records:
+            keep = decided.get(record.request_id)
+            if keep is None:
+                keep = _request_hash(record.request_id) < self._threshold
+                decided[record.request_id] = keep
+            if keep:
+                kept.append(record)
+        return kept
+
+    # -- control ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the daemon writer thread (once; later calls do nothing)."""
+        with self._lock:
+            if self._closed:
+                raise ConflictError("the prediction log is closed; create a new one")
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="mlrelease-prediction-log", daemon=True
+            )
+            self._thread.start()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every row appended so far has been written (or counted as failed).
+
+        Returns False if that did not happen within ``timeout`` seconds, or if the
+        writer is not running; True otherwise.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            target = self._accepted
+            if self._done >= target:
+                return True
+            if self._thread is None or not self._thread.is_alive():
+                return False
+            if target > self._flush_target:
+                self._flush_target = target
+                self._wake_writer.notify()
+            while self._done < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._progress.wait(remaining)
+            return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued and stop the writer; idempotent. Later appends are dropped."""
+        with self._lock:
+            if self._closed:
+                thread = None
+            else:
+                self._closed = True
+                thread = self._thread
+                if thread is None:  # never started: nothing will write the queue
+                    self._drop_queued()
+                self._wake_writer.notify()
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                _log.warning(
+                    "prediction log writer did not finish within %.1fs; %d rows not written",
+                    timeout,
+                    self.pending + self._in_flight,
+                )
+
+    def _drop_queued(self) -> None:
+        count = len(self._queue)
+        self._queue.clear()
+        self._dropped += count
+        self._done += count
+        self._progress.notify_all()
+
+    # -- counters -----------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> float:
+        return self._sample_rate
+
+    @property
+    def written(self) -> int:
+        """Rows inserted into the store."""
+        return self._written
+
+    @property
+    def dropped(self) -> int:
+        """Rows refused because the queue was full (or the log closed)."""
+        return self._dropped
+
+    @property
+    def sampled_out(self) -> int:
+        """Rows not kept by sampling."""
+        return self._sampled_out
+
+    @property
+    def failed(self) -> int:
+        """Rows of batches that could not be written after retrying."""
+        return self._failed
+
+    @property
+    def failed_batches(self) -> int:
+        """Batches that could not be written after retrying."""
+        return self._failed_batches
+
+    @property
+    def pending(self) -> int:
+        """Rows queued and not yet taken by the writer."""
+        return len(self._queue)
+
+    def stats(self) -> dict[str, int]:
+        """Row counters by outcome, each only ever growing (for /metrics)."""
+        with self._lock:
+            return {
+                "written": self._written,
+                "dropped": self._dropped,
+                "sampled_out": self._sampled_out,
+                "failed": self._failed,
+            }
+
+    # -- the writer thread --------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            written = False
+            try:
+                written = self._write(batch)
+            except Exception:  # pragma: no cover - _write handles its own errors
+                _log.exception("prediction log writer failed unexpectedly")
+            with self._lock:
+                if written:
+                    self._written += len(batch)
+                else:
+                    self._failed += len(batch)
+                    self._failed_batches += 1
+                self._done += len(batch)
+                self._in_flight = 0
+                self._progress.notify_all()
+
+    def _next_batch(self) -> list[PredictionRecord] | None:
+        queue = self._queue
+        with self._lock:
+            while not queue:
+                if self._closed:
+                    return None
+                self._wake_writer.wait()
+            # Rows are waiting: gather more for up to flush_interval, unless a full
+            # batch is there, someone waits in flush(), or the log is closing.
+            deadline = time.monotonic() + self._flush_interval
+            while (
+                len(queue) < self._batch_size
+                and not self._closed
+                and self._flush_target <= self._done
+            ):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._wake_writer.wait(remaining)
+            count = min(self._batch_size, len(queue))
+            batch = [queue.popleft() for _ in range(count)]
+            self._in_flight = count
+            return batch
+
+    def _write(self, batch: list[PredictionRecord]) -> bool:
+        """Insert ``batch`` in one transaction, retrying database errors; True on success."""
+        try:
+            params = [_params(record) for record in batch]
+        except Exception as exc:  # a record that is not a PredictionRecord at all
+            self._report(exc, len(batch))
+            return False
+        attempt = 0
+        while True:
+            try:
+                with self._store.write() as connection:
+                    connection.execute(_INSERT_PREDICTIONS, params)
+                return True
+            except Exception as exc:
+                if attempt < self._retries and _retryable(exc):
+                    time.sleep(self._retry_backoff * (2**attempt))
+                    attempt += 1
+                    continue
+                self._report(exc, len(batch))
+                return False
+
+    def _report(self, exc: Exception, rows: int) -> None:
+        _log.warning("prediction log: could not write %d rows: %s", rows, exc)
+        if self._on_error is not None:
+            try:
+                self._on_error(exc)
+            except Exception:
+                _log.exception("prediction log: on_error callback failed")
+
+
+def _retryable(exc: Exception) -> bool:
+    # Connection trouble, locks, a busy or restarting server may pass; bad data will not.
+    if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
+        return False
+    return isinstance(exc, sa_exc.DBAPIError)
+
+
+def _params(record: PredictionRecord) -> dict[str, Any]:
+    return {
+        "request_id": record.request_id,
+        "row": record.row,
+        "timestamp": record.timestamp,
+        "model": record.model,
+        "environment": record.environment,
+        "version": record.version,
+        "role": record.role,
+        "status": record.status,
+        "latency_ms": float(record.latency_ms),
+        "inputs": _jsonable(record.inputs),
+        "outputs": _jsonable(record.outputs),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Strict JSON: NaN and infinities become null, numpy scalars Python numbers.
+
+    PostgreSQL's json type refuses the NaN that Python's json writes, and one such
+    value would otherwise fail the whole batch.
+    """
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return _jsonable(item())
+        except (TypeError, ValueError):
+            pass
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return _jsonable(tolist())
+    return str(value)
