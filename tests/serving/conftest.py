@@ -29,8 +29,13 @@ class Served:
     def register(self, C: float, alias: str | None = None) -> int:
         fitted = LogisticRegression(C=C, solver="liblinear").fit(self.X, self.y)
         version = self.client.register_model(
-            MODEL, fitted, task="classification", sample_input=self.X[:5], alias=alias,
-            eval_data=(self.X[400:], self.y[400:]), gates=[],
+            MODEL,
+            fitted,
+            task="classification",
+            sample_input=self.X[:5],
+            alias=alias,
+            eval_data=(self.X[400:], self.y[400:]),
+            gates=[],
         )
         return version.version
 

@@ -1,4 +1,4 @@
-"""The data plane in-process: predictions, OIP, errors, metrics, split, hot swap, feedback, guard."""
+"""The data plane in-process: predict, OIP, errors, metrics, split, hot swap, feedback, guard."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def test_predict_one_row_returns_prediction_probabilities_version_and_request_id
     served: Served, make_app: AppFactory
 ) -> None:
     app = make_app()
-    response = app.post("/predict", json={"features": _row(served)}, headers={"X-Request-ID": "abc"})
+    response = app.post(
+        "/predict", json={"features": _row(served)}, headers={"X-Request-ID": "abc"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["version"] == 1 and body["role"] == "stable" and body["request_id"] == "abc"
@@ -51,7 +53,9 @@ def test_batches_and_records_are_accepted(served: Served, make_app: AppFactory) 
 def test_bad_requests_get_a_4xx_in_the_one_error_shape(
     make_app: AppFactory, body: bytes, status: int, text: str
 ) -> None:
-    response = make_app().post("/predict", content=body, headers={"content-type": "application/json"})
+    response = make_app().post(
+        "/predict", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == status
     error = response.json()["error"]
     assert set(error) == {"code", "message", "details"} and text in error["message"]
@@ -92,10 +96,16 @@ def test_metrics_count_requests_by_version_role_and_status(
     app.post("/predict", json={"features": _row(served)})
     app.post("/predict", json={"features": [1]})
     text = app.get("/metrics").text
-    assert 'mlrelease_requests_total{env="production",model="breast-cancer",role="stable",status="200",version="1"} 1.0' in text
+    assert (
+        'mlrelease_requests_total{env="production",model="breast-cancer",role="stable",status="200",version="1"} 1.0'
+        in text
+    )
     assert 'status="422"' in text
     assert "mlrelease_request_duration_seconds_bucket" in text
-    assert 'mlrelease_model_info{env="production",model="breast-cancer",role="stable",version="1"} 1.0' in text
+    assert (
+        'mlrelease_model_info{env="production",model="breast-cancer",role="stable",version="1"} 1.0'
+        in text
+    )
     assert "mlrelease_batch_size_bucket" in text
 
 
@@ -108,13 +118,16 @@ def test_the_canary_weight_decides_who_answers_and_a_routing_key_is_sticky(
         set_traffic(store, MODEL, "production", canary=2, canary_weight=weight, actor="t")
         app.runtime.refresh()  # type: ignore[attr-defined]
         versions = {
-            app.post("/predict", json={"features": _row(served)}).json()["version"] for _ in range(20)
+            app.post("/predict", json={"features": _row(served)}).json()["version"]
+            for _ in range(20)
         }
         assert versions == expected
     set_traffic(store, MODEL, "production", canary=2, canary_weight=50, actor="t")
     app.runtime.refresh()  # type: ignore[attr-defined]
     sticky = {
-        app.post("/predict", json={"features": _row(served)}, headers={"X-Routing-Key": "user-7"}).json()["version"]
+        app.post(
+            "/predict", json={"features": _row(served)}, headers={"X-Routing-Key": "user-7"}
+        ).json()["version"]
         for _ in range(20)
     }
     assert len(sticky) == 1
@@ -126,7 +139,16 @@ def test_a_shadow_is_scored_and_logged_but_never_answers(
     from mlrelease.serving.feedback import labelled_predictions
 
     app = make_app()
-    set_traffic(served.client.store, MODEL, "production", canary=None, canary_weight=0, shadow=2, shadow_share=100, actor="t")
+    set_traffic(
+        served.client.store,
+        MODEL,
+        "production",
+        canary=None,
+        canary_weight=0,
+        shadow=2,
+        shadow_share=100,
+        actor="t",
+    )
     app.runtime.refresh()  # type: ignore[attr-defined]
     for _ in range(5):
         body = app.post("/predict", json={"features": _row(served)}).json()
@@ -172,14 +194,22 @@ def test_nothing_live_means_not_ready_and_503(served: Served, make_app: AppFacto
     assert app.post("/predict", json={"features": _row(served)}).status_code == 503
 
 
-def test_tokens_and_rate_limits_protect_the_data_plane(served: Served, make_app: AppFactory) -> None:
+def test_tokens_and_rate_limits_protect_the_data_plane(
+    served: Served, make_app: AppFactory
+) -> None:
     guard = Guard.from_tokens(["s3cret"], RateLimit(per_second=0.001, burst=2))
     app = make_app(options=ServeOptions(guard=guard))
     body = {"features": _row(served)}
     assert app.post("/predict", json=body).status_code == 401
-    assert app.post("/predict", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert (
+        app.post("/predict", json=body, headers={"Authorization": "Bearer wrong"}).status_code
+        == 401
+    )
     good = {"Authorization": "Bearer s3cret"}
-    assert [app.post("/predict", json=body, headers=good).status_code for _ in range(2)] == [200, 200]
+    assert [app.post("/predict", json=body, headers=good).status_code for _ in range(2)] == [
+        200,
+        200,
+    ]
     limited = app.post("/predict", json=body, headers=good)
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert app.get("/v2/health/live").status_code == 200  # health stays open

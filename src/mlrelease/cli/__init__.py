@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from mlrelease import __version__
-from mlrelease.cli import db, models, project, runs, serve
+from mlrelease.cli import db, models, predictions, project, runs, serve
 from mlrelease.cli.render import render_error
 from mlrelease.errors import MlreleaseError
 
@@ -64,6 +64,7 @@ project.register(app)
 runs.register(app)
 models.register(app)
 serve.register(app)
+predictions.register(app)
 app.add_typer(db.app, name="db")
 
 

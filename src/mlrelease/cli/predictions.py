@@ -56,9 +56,10 @@ def list_predictions(
         )
         return
     table = Table(title=f"Predictions: {escape(model)} @ {escape(env)}", title_justify="left")
-    for column in ("time", "request", "row", "version", "role", "status", "ms", "prediction"):
+    table.add_column("time")
+    table.add_column("request", overflow="fold")  # shown whole: it is what feedback names
+    for column in ("row", "version", "role", "status", "ms", "prediction", "label"):
         table.add_column(column)
-    table.add_column("label")
     for row in rows:
         table.add_row(
             timestamp(row["timestamp"]),

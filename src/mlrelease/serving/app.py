@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from starlette.applications import Starlette
@@ -313,7 +313,7 @@ def _log(
     if server.predlog is None:
         return
     now = datetime.now(UTC)
-    rows = batch.frame.to_dict("records")
+    rows = cast(list[dict[str, Any]], batch.frame.to_dict("records"))
     labels = prediction.labels.tolist()
     proba = prediction.proba.tolist() if prediction.proba is not None else None
     server.predlog.append(
@@ -351,7 +351,10 @@ async def _feedback(server: _Server, request: Request, request_id: str) -> Respo
     if server.predlog is not None:
         # Labels may follow their prediction within milliseconds: write pending rows first.
         await run_in_threadpool(server.predlog.flush)
-    count = await run_in_threadpool(record_feedback, store, labels, actor="api")
+    sample_rate = server.predlog.sample_rate if server.predlog is not None else 1.0
+    count = await run_in_threadpool(
+        lambda: record_feedback(store, labels, actor="api", sample_rate=sample_rate)
+    )
     return _json({"labelled": count})
 
 

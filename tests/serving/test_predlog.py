@@ -1,0 +1,249 @@
+"""The prediction log on both backends: batching, back-pressure, sampling, failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select, text
+
+from mlrelease.errors import ConfigError
+from mlrelease.serving.predlog import PredictionLog, PredictionRecord, is_sampled
+from mlrelease.store import Store, tables
+
+WAIT = 20.0  # seconds: the bound on every wait; never reached when things work
+
+
+def record(
+    request_id: str, row: int = 0, *, role: str = "stable", **outputs: object
+) -> PredictionRecord:
+    return PredictionRecord(
+        request_id=request_id,
+        row=row,
+        timestamp=datetime.now(UTC),
+        model="churn",
+        environment="production",
+        version=1,
+        role=role,
+        status=200,
+        latency_ms=1.5,
+        inputs={"features": [row, 2.0]},
+        outputs={"prediction": 1, **outputs},
+    )
+
+
+def count_rows(store: Store) -> int:
+    with store.read() as connection:
+        return int(
+            connection.execute(select(func.count()).select_from(tables.predictions)).scalar_one()
+        )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def make_log(store: Store) -> Iterator[Callable[..., PredictionLog]]:
+    made: list[PredictionLog] = []
+
+    def make(*, start: bool = True, **options: object) -> PredictionLog:
+        log = PredictionLog(store, **options)  # type: ignore[arg-type]
+        made.append(log)
+        if start:
+            log.start()
+        return log
+
+    yield make
+    for log in made:
+        log.close(timeout=WAIT)
+
+
+def test_rows_appended_from_many_threads_are_written_exactly_once(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(batch_size=64, flush_interval=0.01)
+    threads, requests, rows = 8, 40, 3
+    barrier = threading.Barrier(threads)
+
+    def serve(worker: int) -> None:
+        barrier.wait(timeout=WAIT)
+        for number in range(requests):
+            kept = log.append([record(f"w{worker}-r{number}", row) for row in range(rows)])
+            assert kept
+
+    workers = [threading.Thread(target=serve, args=(worker,)) for worker in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(WAIT)
+    assert log.flush(timeout=WAIT)
+
+    expected = threads * requests * rows
+    with store.read() as connection:
+        keys = connection.execute(
+            select(tables.predictions.c.request_id, tables.predictions.c.row)
+        ).all()
+    assert len(keys) == expected
+    assert len(set(keys)) == expected
+    assert log.written == expected
+    assert (log.dropped, log.sampled_out, log.failed_batches) == (0, 0, 0)
+    assert log.stats() == {"written": expected, "dropped": 0, "sampled_out": 0, "failed": 0}
+
+
+def test_a_full_queue_drops_and_counts_without_blocking(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(start=False, capacity=10)
+    assert log.append([record(f"r{n}") for n in range(6)])
+    assert log.append([record("r6", row) for row in range(4)])  # exactly full
+    assert not log.append([record("r7")])
+    assert not log.append([record("r8", row) for row in range(3)])
+    assert (log.pending, log.dropped, log.written) == (10, 4, 0)
+    assert not log.flush(timeout=0.01)  # no writer: nothing to wait for
+
+    log.close()  # never started: what was queued is dropped, and counted
+    assert log.dropped == 14
+    assert count_rows(store) == 0
+
+
+def test_a_full_queue_drops_while_the_writer_is_blocked_by_the_database(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(capacity=10, flush_interval=0.01)
+    with store.write() as connection:
+        if store.dialect == "postgresql":
+            connection.execute(text("LOCK TABLE predictions IN ACCESS EXCLUSIVE MODE"))
+        # (SQLite: this open BEGIN IMMEDIATE transaction already blocks every writer.)
+        assert log.append([record("first")])
+        wait_until(lambda: log.pending == 0)  # the writer took it and now waits for the lock
+        assert log.append([record(f"r{n}") for n in range(10)])
+        assert not log.append([record("one-too-many")])
+        assert (log.written, log.dropped, log.pending) == (0, 1, 10)
+    assert log.flush(timeout=WAIT)
+    assert (log.written, log.dropped) == (11, 1)
+    assert count_rows(store) == 11
+
+
+def test_sampling_none_or_all(store: Store, make_log: Callable[..., PredictionLog]) -> None:
+    none = make_log(start=False, sample_rate=0.0)
+    every = make_log(start=False, sample_rate=1.0)
+    for number in range(200):
+        assert not none.append([record(f"r{number}", 0), record(f"r{number}", 1)])
+        assert every.append([record(f"r{number}", 0), record(f"r{number}", 1)])
+    assert (none.sampled_out, none.pending) == (400, 0)
+    assert (every.sampled_out, every.pending) == (0, 400)
+
+
+def test_sampling_half_keeps_about_half_of_the_requests_deterministically(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(start=False, sample_rate=0.5, capacity=100_000)
+    ids = [f"req-{number:05d}" for number in range(2000)]
+    kept = {
+        request_id for request_id in ids if log.append([record(request_id, r) for r in range(3)])
+    }
+    assert 850 <= len(kept) <= 1150
+    assert log.pending == 3 * len(kept)  # a request's rows share one fate
+    assert log.sampled_out == 3 * (2000 - len(kept))
+    # The same answer every time, and from the function feedback uses to recognise them.
+    again = make_log(start=False, sample_rate=0.5, capacity=100_000)
+    assert {request_id for request_id in ids if again.append([record(request_id)])} == kept
+    assert {request_id for request_id in ids if is_sampled(request_id, 0.5)} == kept
+
+
+def test_a_request_with_several_ids_is_sampled_per_id(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(start=False, sample_rate=0.5)
+    ids = [f"mixed-{number}" for number in range(20)]
+    log.append([record(request_id) for request_id in ids])
+    assert log.pending == sum(is_sampled(request_id, 0.5) for request_id in ids)
+
+
+def test_close_writes_what_is_queued_and_is_idempotent(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(flush_interval=30.0, batch_size=1000)  # would wait long without close()
+    for number in range(25):
+        log.append([record(f"r{number}")])
+    log.close(timeout=WAIT)
+    assert count_rows(store) == 25 and log.written == 25
+    log.close(timeout=WAIT)  # again: nothing happens
+    assert not log.append([record("late")])
+    assert log.dropped == 1 and count_rows(store) == 25
+
+
+def test_the_writer_survives_a_database_error_and_carries_on(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    errors: list[Exception] = []
+    log = make_log(flush_interval=0.01, retries=2, retry_backoff=0.01, on_error=errors.append)
+    assert log.append([record("before")])
+    assert log.flush(timeout=WAIT)
+
+    with store.write() as connection:  # the table disappears under the running writer
+        tables.predictions.drop(connection)
+    assert log.append([record("lost", row) for row in range(3)])
+    assert log.flush(timeout=WAIT)  # done: counted as failed, not written
+    assert (log.written, log.failed_batches, log.failed) == (1, 1, 3)
+    assert len(errors) == 1 and "predictions" in str(errors[0])
+
+    with store.write() as connection:
+        tables.predictions.create(connection)
+    assert log.append([record("after")])
+    assert log.flush(timeout=WAIT)
+    assert log.written == 2 and log.failed_batches == 1
+    assert count_rows(store) == 1
+
+
+def test_values_json_cannot_hold_are_stored_as_null_or_plain_numbers(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(flush_interval=0.01)
+    nan_row = PredictionRecord(
+        request_id="nan",
+        row=0,
+        timestamp=datetime.now(UTC),
+        model="churn",
+        environment="production",
+        version=1,
+        role="stable",
+        status=200,
+        latency_ms=np.float64(2.5),
+        inputs={"age": float("nan"), "visits": np.int64(3), "ok": np.bool_(True)},
+        outputs={"prediction": np.int64(1), "proba": np.array([0.25, 0.75])},
+    )
+    assert log.append([nan_row])
+    assert log.flush(timeout=WAIT)
+    assert log.failed_batches == 0
+    with store.read() as connection:
+        stored = connection.execute(
+            select(tables.predictions.c.inputs, tables.predictions.c.outputs)
+        ).one()
+    assert stored.inputs == {"age": None, "visits": 3, "ok": True}
+    assert stored.outputs == {"prediction": 1, "proba": [0.25, 0.75]}
+
+
+def test_append_never_raises(store: Store, make_log: Callable[..., PredictionLog]) -> None:
+    log = make_log(start=False, sample_rate=0.5)
+    assert not log.append([object()])  # type: ignore[list-item]
+    assert log.dropped == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"capacity": 0}, {"batch_size": 0}, {"flush_interval": 0}, {"sample_rate": 1.5}],
+    ids=str,
+)
+def test_unusable_options_are_refused(store: Store, options: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        PredictionLog(store, **options)  # type: ignore[arg-type]
