@@ -162,7 +162,7 @@ def tensor_error(tensor_changes: dict[str, Any], drop: str | None = None) -> Req
         (
             {"datatype": "INT16"},
             None,
-            "data[1] (row 0, column 'mean texture') is the number 0.01; "
+            "data[0] (row 0, column 'mean radius') is the number 0.0; "
             "datatype INT16 takes whole numbers from -32768 to 32767",
         ),
         ({"shape": [0, 30], "data": []}, None, "empty batch"),
@@ -206,7 +206,9 @@ def test_per_feature_names_and_counts() -> None:
     doc = per_feature(ROWS)
     doc["inputs"][4]["name"] = "mean radios"
     error = refused(doc)
-    assert error.message.startswith("inputs[4]: unknown input 'mean radios'; this model takes")
+    assert error.message.startswith(
+        "inputs[4] ('mean radios'): unknown input 'mean radios'; this model takes 'mean radius', "
+    )
     assert error.details["tensor"] == "mean radios"
 
     doc = per_feature(ROWS)
@@ -303,7 +305,7 @@ def test_metadata_mixed_regressor() -> None:
 
 def test_metadata_describes_what_parse_infer_takes() -> None:
     """Round trip: a request built from the metadata is accepted."""
-    for schema, rows in ((NUMERIC, ROWS[:2]), (MIXED, [[41, 1.5, True, "Lyon"], [7, 2, 0, "X"]])):
+    for schema, rows in ((NUMERIC, ROWS[:2]), (MIXED, [[41, 1.5, True, "Lyon"], [7, 2, False, "X"]])):
         meta = model_metadata("m", 1, schema, classes=None)
         inputs = []
         for tensor in meta["inputs"]:
@@ -383,16 +385,33 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
 DATATYPES = ["FP64", "FP32", "INT64", "INT8", "UINT8", "BOOL", "BYTES", "FP8", 3]
 
 
-def random_tensor(rng: random.Random, schema: InputSchema, n: int, whole: bool) -> dict[str, Any]:
+FITTING = {  # kind -> (datatype, a value it takes)
+    "float": ("FP64", lambda rng: rng.uniform(-10, 10)),
+    "int": ("INT64", lambda rng: rng.randint(-5, 5)),
+    "bool": ("BOOL", lambda rng: rng.random() < 0.5),
+    "string": ("BYTES", lambda rng: rng.choice(["a", "Lyon", ""])),
+}
+
+
+def random_tensor(
+    rng: random.Random, schema: InputSchema, n: int, column: int | None
+) -> dict[str, Any]:
+    """``column`` None: one [n, k] tensor; else the tensor for that input."""
     k = len(schema.names)
     name = rng.choice([*schema.names, "input-0", "x"])
-    if whole:
+    datatype: Any = rng.choice(DATATYPES)
+    if column is None:
         shape: Any = [n, k]
         data: Any = [[rng.choice([rng.random(), rng.randint(0, 1)]) for _ in range(k)]] * n
     else:
         shape = rng.choice([[n], [n, 1]])
-        data = [rng.choice([rng.random(), rng.randint(0, 1), "a", True]) for _ in range(n)]
-    tensor: dict[str, Any] = {"name": name, "shape": shape, "datatype": rng.choice(DATATYPES)}
+        datatype, value = FITTING[schema.kinds[column]]
+        data = [value(rng) for _ in range(n)]
+        if rng.random() < 0.3:
+            datatype = rng.choice(DATATYPES)
+        if data and rng.random() < 0.3:
+            data[rng.randrange(n)] = random_scalar(rng)
+    tensor: dict[str, Any] = {"name": name, "shape": shape, "datatype": datatype}
     tensor["data"] = data
     if rng.random() < 0.3:
         tensor[rng.choice(["shape", "data", "name", "parameters", "x"])] = random_value(rng)
@@ -409,9 +428,9 @@ def random_body(rng: random.Random, schema: InputSchema) -> bytes:
         return orjson.dumps(random_value(rng))
     n = rng.randint(0, 4)
     if rng.random() < 0.5:
-        inputs = [random_tensor(rng, schema, n, whole=True)]
+        inputs = [random_tensor(rng, schema, n, None)]
     else:
-        inputs = [random_tensor(rng, schema, n, whole=False) for _ in schema.names]
+        inputs = [random_tensor(rng, schema, n, j) for j in range(len(schema.names))]
         for tensor, name in zip(inputs, schema.names, strict=True):
             if rng.random() < 0.8:
                 tensor["name"] = name

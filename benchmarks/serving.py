@@ -1,0 +1,583 @@
+"""Benchmark: ``mlrelease serve`` vs ``mlflow models serve``, a bare FastAPI app and the floor.
+
+One run, side by side, one model: scikit-learn's bundled breast-cancer data (30 features)
+and ``LogisticRegression(solver="liblinear", C=0.5)``. Every server is a child process on
+127.0.0.1 and a free port, started, checked with one request, loaded, and stopped one at a
+time. Targets, each loaded by ``wrk -t 2 -c 32 -d 15s --latency`` with single-row POSTs
+(the body comes from ``benchmarks/serving/post.lua``):
+
+* (a) mlflow    -- ``mlflow models serve -m models:/... --env-manager local`` (MLflow's own
+                   venv, its defaults), ``{"inputs": [[30 numbers]]}`` to ``/invocations``.
+* (b) fastapi   -- the hand-written way: a FastAPI app with a pydantic body model that
+                   trains the same model at import and calls ``model.predict`` per request.
+* (c) floor     -- a Starlette endpoint returning a constant (orjson), on uvicorn with
+                   uvloop + httptools: the stack mlrelease serves on, with no model.
+* (d) mlrelease -- ``mlrelease serve --env dev --version 2 --no-log``: one version.
+* (e) canary    -- ``mlrelease serve --env dev``: stable v2 + canary v1 at 20%, and the
+                   prediction log on (the default).
+
+(b)-(e) take ``{"instances": [[30 numbers]]}`` at ``/predict``. Also measured:
+
+* batch       -- one ``POST /predict`` of 10,000 rows to (d), rows/s (median of 5, after
+                 one warm-up), vs in-process ``model.predict`` on the same rows.
+* cold start  -- wall time from launching the server command to its first 200 on a
+                 prediction route, polling every 20 ms (median of 3): (d)'s command vs
+                 ``mlflow models serve``.
+
+The mlrelease side is a project made by ``mlrelease quickstart`` in a temporary directory
+(v1 -> dev), then ``mlrelease run --force`` with ``C: 0.5`` (v2 -> dev) and ``mlrelease
+traffic set --canary 1 --weight 20``. MLflow comes from ``benchmarks/.venv-mlflow/`` (made
+by ``registry.py`` on first use, or ``--mlflow-python``). FastAPI comes from this Python if
+it imports there, else from a scratch venv in the temporary directory of the system
+(``--system-site-packages`` + ``pip install fastapi``), or ``--fastapi-python``.
+
+Run from the repository root::
+
+    python benchmarks/serving.py                      # table, ~4 minutes
+    python benchmarks/serving.py --repeat 3 --json    # medians of 3 loads per target
+    python benchmarks/serving.py --targets d,e --duration 5s --no-cold-start
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import version as installed_version
+from pathlib import Path
+from typing import Any
+
+from registry import DEFAULT_MLFLOW_VENV, QUIET_MLFLOW_ENV, ensure_mlflow_python
+
+MODEL = "breast-cancer"
+ENV = "dev"
+SOLVER = "liblinear"
+C = 0.5  # the params of v2, the version (d) serves; (a), (b) and in-process use them too
+CANARY_VERSION = 1
+CANARY_WEIGHT = 20
+CONNECTIONS = 32
+THREADS = 2
+BATCH_ROWS = 10_000
+BATCH_SAMPLES = 5
+COLD_STARTS = 3
+POLL_SECONDS = 0.02
+
+BENCH_DIR = Path(__file__).resolve().parent
+LUA_SCRIPT = BENCH_DIR / "serving" / "post.lua"
+FASTAPI_VENV = Path(tempfile.gettempdir()) / "mlrelease-bench-fastapi-venv"
+
+# key -> label, in the order the targets are loaded and printed
+TARGETS: dict[str, str] = {
+    "a": "(a) mlflow models serve",
+    "b": "(b) FastAPI + uvicorn, hand-written",
+    "c": "(c) Starlette constant (HTTP floor)",
+    "d": "(d) mlrelease serve --version 2 --no-log",
+    "e": "(e) mlrelease serve, 80/20 canary + log",
+}
+
+FASTAPI_APP = f'''\
+"""The hand-written way: FastAPI, a pydantic body, model.predict per request."""
+
+import numpy as np
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+
+X, y = load_breast_cancer(return_X_y=True)
+model = LogisticRegression(solver="{SOLVER}", C={C}).fit(X, y)
+app = FastAPI()
+
+
+class Rows(BaseModel):
+    instances: list[list[float]]
+
+
+@app.get("/health")
+def health() -> dict[str, str]:
+    return {{"status": "ok"}}
+
+
+@app.post("/predict")
+def predict(rows: Rows) -> dict[str, list[int]]:
+    return {{"predictions": model.predict(np.asarray(rows.instances)).tolist()}}
+'''
+
+FLOOR_APP = '''\
+"""The HTTP floor: Starlette returning a constant, after reading the body."""
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+ANSWER = orjson.dumps({"predictions": [0]})
+
+
+async def predict(request: Request) -> Response:
+    await request.body()
+    return Response(ANSWER, media_type="application/json")
+
+
+async def health(request: Request) -> Response:
+    return Response(b"ok")
+
+
+app = Starlette(routes=[Route("/predict", predict, methods=["POST"]), Route("/health", health)])
+'''
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# -- the MLflow child: run as ``python serving.py --child mlflow-train WORKDIR`` --------
+
+
+def child_mlflow_train(workdir: Path) -> dict[str, str]:
+    """Train and ``log_model`` in MLflow's venv; the URIs to serve it from."""
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment = mlflow.create_experiment(
+        "serving-bench", artifact_location=(workdir / "mlruns").as_uri()
+    )
+    X, y = load_breast_cancer(return_X_y=True)
+    with mlflow.start_run(experiment_id=experiment):
+        model = LogisticRegression(solver=SOLVER, C=C).fit(X, y)
+        info = mlflow.sklearn.log_model(model, name="model", input_example=X[:1])
+    return {"model_uri": info.model_uri, "tracking_uri": tracking_uri, "version": mlflow.__version__}
+
+
+# -- time budget, ports, processes ------------------------------------------------------
+
+
+class Deadline:
+    """The whole run's time budget: every blocking step is bounded by what is left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def bound(self, seconds: float) -> float:
+        """``seconds``, or less if the budget ends sooner; exits if it has ended."""
+        left = self.left()
+        if left <= 0:
+            raise SystemExit("the time budget (--budget) ran out")
+        return min(seconds, left)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MLFLOW_", "MLRELEASE_"))
+    }
+    env.update(extra or {})
+    return env
+
+
+def run(
+    command: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run a short command to completion; exit with its output if it fails."""
+    done = subprocess.run(
+        list(command),
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-3000:]}"
+            f"{done.stderr[-3000:]}"
+        )
+    return done
+
+
+@dataclass
+class Server:
+    """A server child process; it leads its own process group (MLflow's serve forks)."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    started: float
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+
+def start_server(
+    name: str, command: Sequence[str], *, cwd: Path, env: Mapping[str, str], port: int
+) -> Server:
+    log_path = cwd / f"{name}-{port}.log"
+    with log_path.open("wb") as log_file:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Server(name, process, port, log_path, started)
+
+
+def stop_server(server: Server, *, timeout: float = 30.0) -> None:
+    """SIGTERM the group led by the server's PID, SIGKILL after ``timeout``, reap it."""
+    pid = server.process.pid
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            server.process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            _log(f"{server.name} (pid {pid}) did not stop on {sig.name}")
+    # The group may outlive its leader (a forked worker); make sure nothing of it is left.
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def serving(
+    name: str,
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    port: int,
+    ready_path: str,
+    deadline: Deadline,
+    start_timeout: float,
+) -> Iterator[Server]:
+    """A started server, ready on ``ready_path``; always stopped on the way out."""
+    server = start_server(name, command, cwd=cwd, env=env, port=port)
+    try:
+        wait_ready(server, ready_path, timeout=deadline.bound(start_timeout))
+        yield server
+    finally:
+        stop_server(server)
+
+
+# -- HTTP from the parent ---------------------------------------------------------------
+
+
+def request(
+    port: int, method: str, path: str, body: bytes | None = None, *, timeout: float = 10.0
+) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def poll_until_200(
+    server: Server, method: str, path: str, body: bytes | None, *, timeout: float
+) -> float:
+    """Seconds from the server's launch to its first 200 on ``path``, polling every 20 ms."""
+    while True:
+        try:
+            status, _ = request(server.port, method, path, body, timeout=2.0)
+            if status == 200:
+                return time.perf_counter() - server.started
+        except OSError:  # not listening yet, or reset while starting
+            pass
+        if server.process.poll() is not None:
+            raise SystemExit(
+                f"{server.name} exited {server.process.returncode} before answering {path}:\n"
+                f"{server.log_tail()}"
+            )
+        if time.perf_counter() - server.started > timeout:
+            raise SystemExit(
+                f"{server.name} gave no 200 on {path} within {timeout:.0f} s:\n{server.log_tail()}"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def wait_ready(server: Server, path: str, *, timeout: float) -> float:
+    seconds = poll_until_200(server, "GET", path, None, timeout=timeout)
+    _log(f"{server.name} ready on :{server.port} after {seconds:.2f} s")
+    return seconds
+
+
+def check_prediction(server: Server, path: str, body: bytes, rows: int) -> None:
+    """One request before the load: a 200 with one prediction per row, or exit."""
+    status, answer = request(server.port, "POST", path, body, timeout=60.0)
+    predictions = json.loads(answer).get("predictions") if status == 200 else None
+    if not isinstance(predictions, list) or len(predictions) != rows:
+        raise SystemExit(f"{server.name}: POST {path} gave {status}: {answer[:500]!r}")
+
+
+def scrape_metrics(port: int) -> list[tuple[str, dict[str, str], float]]:
+    """mlrelease's /metrics as (name, labels, value) samples."""
+    status, text = request(port, "GET", "/metrics")
+    if status != 200:
+        return []
+    samples = []
+    for line in text.decode().splitlines():
+        found = re.match(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$", line)
+        if found and not line.startswith("#"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', found.group(2) or ""))
+            samples.append((found.group(1), labels, float(found.group(3))))
+    return samples
+
+
+def serving_notes(port: int) -> dict[str, float]:
+    """From mlrelease's /metrics: answers by role, rows per model call, log rows."""
+    notes: dict[str, float] = {}
+    for name, labels, value in scrape_metrics(port):
+        if name == "mlrelease_requests_total" and labels.get("status") == "200":
+            key = f"requests_{labels.get('role', '?')}"
+            notes[key] = notes.get(key, 0.0) + value
+        elif name in ("mlrelease_batch_size_sum", "mlrelease_batch_size_count"):
+            notes[name] = value
+        elif name == "mlrelease_prediction_log_rows_total":
+            notes[f"log_rows_{labels.get('outcome', '?')}"] = value
+    calls = notes.pop("mlrelease_batch_size_count", 0.0)
+    rows = notes.pop("mlrelease_batch_size_sum", 0.0)
+    if calls:
+        notes["rows_per_model_call"] = rows / calls
+    served = notes.get("requests_stable", 0.0) + notes.get("requests_canary", 0.0)
+    if served and "requests_canary" in notes:
+        notes["canary_share"] = notes["requests_canary"] / served
+    return notes
+
+
+# -- wrk ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    """One wrk run."""
+
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int  # wrk's "Non-2xx or 3xx responses": statuses above 399
+    socket_errors: int
+
+
+_TIME_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _wrk_ms(text: str) -> float:
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if found is None:
+        raise ValueError(f"not a wrk time: {text!r}")
+    return float(found.group(1)) * _TIME_UNITS_MS[found.group(2)]
+
+
+def parse_wrk(output: str) -> Load:
+    """The figures of ``wrk --latency`` output."""
+    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", output, re.MULTILINE))
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    total = re.search(r"^\s*(\d+) requests in ", output, re.MULTILINE)
+    if rate is None or total is None or not {"50", "99"} <= percentiles.keys():
+        raise ValueError(f"cannot read wrk's output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return Load(
+        requests_per_s=float(rate.group(1)),
+        p50_ms=_wrk_ms(percentiles["50"]),
+        p99_ms=_wrk_ms(percentiles["99"]),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(count) for count in errors.groups()) if errors else 0,
+    )
+
+
+def run_wrk(url: str, body_file: Path, *, seconds: float, deadline: Deadline) -> Load:
+    command = [
+        "wrk",
+        f"-t{THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA_SCRIPT),
+        url,
+    ]
+    done = subprocess.run(
+        command,
+        env={**os.environ, "WRK_BODY_FILE": str(body_file)},
+        capture_output=True,
+        text=True,
+        timeout=deadline.bound(seconds + 30),
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return parse_wrk(done.stdout)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of ``15``, ``15s``, ``2m``."""
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)(s|m)?", text.strip())
+    if found is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 15s, 2m)")
+    return float(found.group(1)) * (60 if found.group(2) == "m" else 1)
+
+
+# -- the environment: pythons, the projects, the bodies ---------------------------------
+
+
+def _python_has(python: Path, module: str) -> str | None:
+    """``module.__version__`` if ``module`` imports under ``python``."""
+    if not python.exists():
+        return None
+    probe = subprocess.run(
+        [str(python), "-c", f"import {module}; print({module}.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return probe.stdout.strip() if probe.returncode == 0 else None
+
+
+def ensure_fastapi_python(given: str | None, *, timeout: float) -> Path:
+    """A python where FastAPI (and this Python's packages) import: given, this, or a venv."""
+    if given is not None:
+        if _python_has(Path(given), "fastapi") is None:
+            raise SystemExit(f"--fastapi-python {given}: cannot import fastapi there")
+        return Path(given)
+    for python in (Path(sys.executable), FASTAPI_VENV / "bin" / "python"):
+        if _python_has(python, "fastapi") is not None:
+            return python
+    _log(f"fastapi is missing: creating {FASTAPI_VENV} (system site packages + fastapi)")
+    shutil.rmtree(FASTAPI_VENV, ignore_errors=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(FASTAPI_VENV)],
+        check=True,
+        timeout=timeout,
+    )
+    python = FASTAPI_VENV / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "fastapi"],
+        check=True,
+        timeout=timeout,
+        stdout=sys.stderr,
+    )
+    return python
+
+
+def mlrelease_command() -> list[str]:
+    beside = Path(sys.executable).parent / "mlrelease"
+    found = str(beside) if beside.exists() else shutil.which("mlrelease")
+    if found is None:
+        raise SystemExit("the mlrelease command is not installed (pip install -e .)")
+    return [found]
+
+
+def make_project(project: Path, mlrelease: Sequence[str], *, timeout: float) -> None:
+    """quickstart (v1 -> dev); run --force with C=0.5 (v2 -> dev); canary v1 at 20%."""
+    project.mkdir()
+    env = clean_env()
+    _log("mlrelease quickstart")
+    run([*mlrelease, "quickstart"], cwd=project, env=env, timeout=timeout)
+    spec = project / "mlrelease.yaml"
+    before = f"params: {{solver: {SOLVER}}}"
+    text = spec.read_text()
+    if before not in text:
+        raise SystemExit(f"{spec}: no '{before}' line to edit; has quickstart changed?")
+    spec.write_text(text.replace(before, f"params: {{solver: {SOLVER}, C: {C}}}"))
+    _log("mlrelease run --force (C=0.5: version 2)")
+    run([*mlrelease, "run", "--force"], cwd=project, env=env, timeout=timeout)
+    selector = ["--model", MODEL, "--env", ENV]
+    traffic = ["--canary", str(CANARY_VERSION), "--weight", str(CANARY_WEIGHT)]
+    run([*mlrelease, "traffic", "set", *selector, *traffic], cwd=project, env=env, timeout=timeout)
+    shown = run(
+        [*mlrelease, "traffic", "show", *selector, "-o", "json"],
+        cwd=project,
+        env=env,
+        timeout=timeout,
+    )
+    state = json.loads(shown.stdout)
+    expected = {"stable": 2, "canary": CANARY_VERSION, "canary_weight": CANARY_WEIGHT}
+    if {key: state.get(key) for key in expected} != expected:
+        raise SystemExit(f"unexpected traffic state: {state}")
+
+
+def train_mlflow(mlflow_python: Path, workdir: Path, *, timeout: float) -> dict[str, str]:
+    _log("MLflow: log_model in its venv")
+    done = run(
+        [str(mlflow_python), str(Path(__file__).resolve()), "--child", "mlflow-train", str(workdir)],
+        cwd=workdir,
+        env=clean_env(QUIET_MLFLOW_ENV),
+        timeout=timeout,
+    )
+    payload: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return payload
+
+
+@dataclass(frozen=True)
+class Bodies:
+    mlflow_one: Path
+    instances_one: Path
+    instances_batch: bytes
+    batch: Any  # the 10,000 x 30 numpy array of ``instances_batch``
+
+
+def write_bodies(workdir: Path) -> Bodies:
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    X, _ = load_breast_cancer(return_X_y=True)
+    row = [float(value) for value in X[0]]
+    mlflow_one = workdir / "body-mlflow.json"
+    mlflow_one.write_text(json.dumps({"inputs": [row]}))
+    instances_one = workdir / "body-instances.json"
+    instances_one.write_text(json.dumps({"instances": [row]}))
+    batch = X[np.arange(BATCH_ROWS) % len(X)]
+    body = json.dumps({"instances": batch.tolist()}).encode()
+    return Bodies(mlflow_one, instances_one, body, batch)
+
+
