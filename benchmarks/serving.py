@@ -54,7 +54,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -164,7 +164,11 @@ def child_mlflow_train(workdir: Path) -> dict[str, str]:
     with mlflow.start_run(experiment_id=experiment):
         model = LogisticRegression(solver=SOLVER, C=C).fit(X, y)
         info = mlflow.sklearn.log_model(model, name="model", input_example=X[:1])
-    return {"model_uri": info.model_uri, "tracking_uri": tracking_uri, "version": mlflow.__version__}
+    return {
+        "model_uri": info.model_uri,
+        "tracking_uri": tracking_uri,
+        "version": mlflow.__version__,
+    }
 
 
 # -- time budget, ports, processes ------------------------------------------------------
@@ -244,7 +248,7 @@ class Server:
 def start_server(
     name: str, command: Sequence[str], *, cwd: Path, env: Mapping[str, str], port: int
 ) -> Server:
-    log_path = cwd / f"{name}-{port}.log"
+    log_path = cwd / f"server-{port}.log"
     with log_path.open("wb") as log_file:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -263,20 +267,16 @@ def stop_server(server: Server, *, timeout: float = 30.0) -> None:
     """SIGTERM the group led by the server's PID, SIGKILL after ``timeout``, reap it."""
     pid = server.process.pid
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(pid, sig)
-        except ProcessLookupError:
-            pass
         try:
             server.process.wait(timeout=wait)
             break
         except subprocess.TimeoutExpired:
             _log(f"{server.name} (pid {pid}) did not stop on {sig.name}")
     # The group may outlive its leader (a forked worker); make sure nothing of it is left.
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @contextmanager
@@ -549,7 +549,13 @@ def make_project(project: Path, mlrelease: Sequence[str], *, timeout: float) -> 
 def train_mlflow(mlflow_python: Path, workdir: Path, *, timeout: float) -> dict[str, str]:
     _log("MLflow: log_model in its venv")
     done = run(
-        [str(mlflow_python), str(Path(__file__).resolve()), "--child", "mlflow-train", str(workdir)],
+        [
+            str(mlflow_python),
+            str(Path(__file__).resolve()),
+            "--child",
+            "mlflow-train",
+            str(workdir),
+        ],
         cwd=workdir,
         env=clean_env(QUIET_MLFLOW_ENV),
         timeout=timeout,
@@ -581,3 +587,521 @@ def write_bodies(workdir: Path) -> Bodies:
     return Bodies(mlflow_one, instances_one, body, batch)
 
 
+# -- the targets ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    workdir: Path
+    project: Path | None  # the mlrelease project (d, e, cold start)
+    mlrelease: list[str]
+    mlflow_bin: Path | None  # bin/ of MLflow's venv (a, cold start)
+    mlflow_model: dict[str, str] | None
+    fastapi_python: Path | None  # (b)
+    bodies: Bodies
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    label: str
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+    port: int
+    ready_path: str
+    predict_path: str
+    body: Path
+
+
+@dataclass
+class TargetResult:
+    label: str
+    loads: list[Load] = field(default_factory=list)
+    notes: dict[str, float] = field(default_factory=dict)
+
+    def median(self, name: str) -> float:
+        return statistics.median(getattr(load, name) for load in self.loads)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "requests_per_s": self.median("requests_per_s"),
+            "p50_ms": self.median("p50_ms"),
+            "p99_ms": self.median("p99_ms"),
+            "non_2xx": sum(load.non_2xx for load in self.loads),
+            "socket_errors": sum(load.socket_errors for load in self.loads),
+            "requests": sum(load.requests for load in self.loads),
+            "samples": [asdict(load) for load in self.loads],
+            "notes": self.notes,
+        }
+
+
+def mlrelease_serve(setup: Setup, port: int, *, version: int | None, log: bool) -> list[str]:
+    command = [*setup.mlrelease, "serve", "--model", MODEL, "--env", ENV, "--port", str(port)]
+    if version is not None:
+        command += ["--version", str(version)]
+    return command if log else [*command, "--no-log"]
+
+
+def mlflow_serve(setup: Setup, port: int) -> tuple[list[str], dict[str, str]]:
+    assert setup.mlflow_bin is not None and setup.mlflow_model is not None
+    command = [str(setup.mlflow_bin / "mlflow"), "models", "serve"]
+    command += ["-m", setup.mlflow_model["model_uri"], "--env-manager", "local"]
+    command += ["-h", "127.0.0.1", "-p", str(port)]
+    env = clean_env(
+        {
+            **QUIET_MLFLOW_ENV,
+            "MLFLOW_TRACKING_URI": setup.mlflow_model["tracking_uri"],
+            "PATH": f"{setup.mlflow_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
+    return command, env
+
+
+def build_target(key: str, setup: Setup) -> Target:
+    port, label, bodies = free_port(), TARGETS[key], setup.bodies
+    if key == "a":
+        command, env = mlflow_serve(setup, port)
+        return Target(
+            key,
+            label,
+            command,
+            cwd=setup.workdir,
+            env=env,
+            port=port,
+            ready_path="/ping",
+            predict_path="/invocations",
+            body=bodies.mlflow_one,
+        )
+    if key in ("b", "c"):
+        app_dir = setup.workdir / f"app-{key}"
+        app_dir.mkdir(exist_ok=True)
+        (app_dir / "app.py").write_text(FASTAPI_APP if key == "b" else FLOOR_APP)
+        python = setup.fastapi_python if key == "b" else Path(sys.executable)
+        assert python is not None
+        command = [str(python), "-m", "uvicorn", "app:app", "--host", "127.0.0.1"]
+        command += ["--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+        command += ["--no-access-log", "--log-level", "warning"]
+        return Target(
+            key,
+            label,
+            command,
+            cwd=app_dir,
+            env=clean_env(),
+            port=port,
+            ready_path="/health",
+            predict_path="/predict",
+            body=bodies.instances_one,
+        )
+    assert setup.project is not None
+    pinned = key == "d"
+    command = mlrelease_serve(setup, port, version=2 if pinned else None, log=not pinned)
+    return Target(
+        key,
+        label,
+        command,
+        cwd=setup.project,
+        env=clean_env(),
+        port=port,
+        ready_path="/v2/health/ready",
+        predict_path="/predict",
+        body=bodies.instances_one,
+    )
+
+
+def measure_batch(port: int, bodies: Bodies, *, deadline: Deadline) -> list[float]:
+    """Rows/s of one POST of 10,000 rows, client side; one warm-up, then 5 samples."""
+    samples = []
+    for attempt in range(BATCH_SAMPLES + 1):
+        timeout = deadline.bound(120)
+        started = time.perf_counter()
+        status, answer = request(port, "POST", "/predict", bodies.instances_batch, timeout=timeout)
+        seconds = time.perf_counter() - started
+        if status != 200:
+            raise SystemExit(f"batch POST gave {status}: {answer[:500]!r}")
+        if attempt == 0 and len(json.loads(answer)["predictions"]) != BATCH_ROWS:
+            raise SystemExit("batch POST did not answer one prediction per row")
+        if attempt > 0:
+            samples.append(BATCH_ROWS / seconds)
+    return samples
+
+
+def measure_in_process(bodies: Bodies) -> list[float]:
+    """Rows/s of ``model.predict`` on the same 10,000 rows in this process (after a warm-up)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = LogisticRegression(solver=SOLVER, C=C).fit(X, y)
+    model.predict(bodies.batch)
+    samples = []
+    for _ in range(BATCH_SAMPLES):
+        started = time.perf_counter()
+        model.predict(bodies.batch)
+        samples.append(BATCH_ROWS / (time.perf_counter() - started))
+    return samples
+
+
+def load_target(
+    target: Target, setup: Setup, args: argparse.Namespace, deadline: Deadline
+) -> tuple[TargetResult, list[float]]:
+    """Start, check, warm up, load ``--repeat`` times, read notes, batch for (d); stop."""
+    result = TargetResult(target.label)
+    batch: list[float] = []
+    _log(f"{target.label}: starting")
+    with serving(
+        target.label,
+        target.command,
+        cwd=target.cwd,
+        env=target.env,
+        port=target.port,
+        ready_path=target.ready_path,
+        deadline=deadline,
+        start_timeout=args.start_timeout,
+    ) as server:
+        check_prediction(server, target.predict_path, target.body.read_bytes(), rows=1)
+        url = server.url(target.predict_path)
+        if args.warmup > 0:
+            run_wrk(url, target.body, seconds=args.warmup, deadline=deadline)
+        for repeat in range(args.repeat):
+            load = run_wrk(url, target.body, seconds=args.duration, deadline=deadline)
+            _log(
+                f"{target.label} [{repeat + 1}/{args.repeat}]: {load.requests_per_s:,.0f} req/s,"
+                f" p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, non-2xx {load.non_2xx}"
+            )
+            result.loads.append(load)
+        if target.key in ("d", "e"):
+            result.notes = serving_notes(server.port)
+        if target.key == "d":
+            _log("(d): POST of 10,000 rows")
+            batch = measure_batch(server.port, setup.bodies, deadline=deadline)
+    return result, batch
+
+
+def cold_start(
+    name: str,
+    build: Callable[[int], tuple[list[str], dict[str, str], Path, str, bytes]],
+    *,
+    args: argparse.Namespace,
+    deadline: Deadline,
+) -> float:
+    """Seconds from launching a server to its first 200 on a prediction; stopped after."""
+    port = free_port()
+    command, env, cwd, path, body = build(port)
+    server = start_server(name, command, cwd=cwd, env=env, port=port)
+    try:
+        return poll_until_200(
+            server, "POST", path, body, timeout=deadline.bound(args.start_timeout)
+        )
+    finally:
+        stop_server(server)
+
+
+def measure_cold_starts(
+    setup: Setup, args: argparse.Namespace, deadline: Deadline
+) -> dict[str, list[float]]:
+    """``COLD_STARTS`` launches of (d)'s command and of ``mlflow models serve``, alternating."""
+    assert setup.project is not None
+    project, one_row = setup.project, setup.bodies.instances_one.read_bytes()
+
+    def mlrelease(port: int) -> tuple[list[str], dict[str, str], Path, str, bytes]:
+        command = mlrelease_serve(setup, port, version=2, log=False)
+        return command, clean_env(), project, "/predict", one_row
+
+    def mlflow(port: int) -> tuple[list[str], dict[str, str], Path, str, bytes]:
+        command, env = mlflow_serve(setup, port)
+        body = setup.bodies.mlflow_one.read_bytes()
+        return command, env, setup.workdir, "/invocations", body
+
+    samples: dict[str, list[float]] = {"mlrelease": [], "mlflow": []}
+    for attempt in range(COLD_STARTS):
+        for tool, build in (("mlrelease", mlrelease), ("mlflow", mlflow)):
+            seconds = cold_start(f"{tool} cold start", build, args=args, deadline=deadline)
+            _log(f"cold start {attempt + 1}/{COLD_STARTS}, {tool}: {seconds:.2f} s")
+            samples[tool].append(seconds)
+    return samples
+
+
+# -- results ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ratio:
+    label: str
+    value: float | None
+    goal: str  # e.g. ">= 8"
+    unit: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        op, threshold = self.goal.split()
+        compare = {">=": float.__ge__, "<=": float.__le__, "<": float.__lt__}[op]
+        return bool(compare(self.value, float(threshold)))
+
+
+def _divide(top: float | None, bottom: float | None) -> float | None:
+    return None if top is None or not bottom else top / bottom
+
+
+def ratios(
+    targets: Mapping[str, dict[str, Any]],
+    batch: Mapping[str, float] | None,
+    cold: Mapping[str, float] | None,
+) -> list[Ratio]:
+    def figure(key: str, name: str) -> float | None:
+        return targets[key][name] if key in targets else None
+
+    rps = {key: figure(key, "requests_per_s") for key in TARGETS}
+    return [
+        Ratio("(d)/(a) throughput", _divide(rps["d"], rps["a"]), ">= 8"),
+        Ratio(
+            "(d) p99 / (a) p99", _divide(figure("d", "p99_ms"), figure("a", "p99_ms")), "<= 0.25"
+        ),
+        Ratio("(d)/(c) throughput", _divide(rps["d"], rps["c"]), ">= 0.35"),
+        Ratio("(e)/(d) throughput", _divide(rps["e"], rps["d"]), ">= 0.9"),
+        Ratio(
+            "batch: (d) / in-process rows/s",
+            _divide(batch["server"], batch["in_process"]) if batch else None,
+            ">= 0.5",
+        ),
+        Ratio("cold start, mlrelease", cold["mlrelease"] if cold else None, "< 2", unit=" s"),
+    ]
+
+
+def format_table(targets: Mapping[str, Mapping[str, Any]]) -> str:
+    header = ("target", "req/s", "p50 ms", "p99 ms", "non-2xx")
+    lines = [
+        (
+            row["label"],
+            f"{row['requests_per_s']:,.0f}",
+            f"{row['p50_ms']:.2f}",
+            f"{row['p99_ms']:.2f}",
+            str(row["non_2xx"]),
+        )
+        for row in targets.values()
+    ]
+    widths = [max(len(line[column]) for line in [header, *lines]) for column in range(5)]
+
+    def render(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        return " | ".join([first, *rest])
+
+    rule = "-|-".join("-" * width for width in widths)
+    return "\n".join([render(header), rule, *(render(line) for line in lines)])
+
+
+def format_ratio(ratio: Ratio) -> str:
+    value = "-" if ratio.value is None else f"{ratio.value:.3g}{ratio.unit}"
+    verdict = {None: "not measured", True: "met", False: "MISSED"}[ratio.met]
+    return f"{ratio.label:<32} {value:>8}   target {ratio.goal}{ratio.unit}: {verdict}"
+
+
+def format_notes(report: Mapping[str, Any]) -> list[str]:
+    lines = []
+    batch, cold = report.get("batch"), report.get("cold_start")
+    if batch:
+        lines.append(
+            f"batch of {BATCH_ROWS:,} rows to (d): {batch['server']:,.0f} rows/s vs in-process "
+            f"model.predict {batch['in_process']:,.0f} rows/s (medians of {BATCH_SAMPLES})"
+        )
+    if cold:
+        lines.append(
+            f"cold start to first 200 (median of {COLD_STARTS}): mlrelease serve "
+            f"{cold['mlrelease']:.2f} s, mlflow models serve {cold['mlflow']:.2f} s"
+        )
+    targets = report["targets"]
+    for key in ("d", "e"):
+        notes = targets.get(key, {}).get("notes", {})
+        parts = []
+        if "rows_per_model_call" in notes:
+            parts.append(f"{notes['rows_per_model_call']:.1f} rows per model call")
+        if "canary_share" in notes:
+            parts.append(f"canary share {notes['canary_share']:.1%}")
+        if "log_rows_written" in notes:
+            parts.append(
+                f"log rows written {notes['log_rows_written']:,.0f}, "
+                f"dropped {notes.get('log_rows_dropped', 0):,.0f} (at the end of the load)"
+            )
+        if parts:
+            lines.append(f"({key}) from /metrics: " + ", ".join(parts))
+    errors = {key: row["socket_errors"] for key, row in targets.items() if row["socket_errors"]}
+    if errors:
+        lines.append(f"wrk socket errors: {errors}")
+    return lines
+
+
+def print_report(report: Mapping[str, Any]) -> None:
+    config, versions = report["config"], report["versions"]
+    print(
+        f"mlrelease {versions['mlrelease']} vs mlflow {versions.get('mlflow', '-')}, "
+        f"wrk -t{THREADS} -c{CONNECTIONS} -d{config['duration_s']:g}s single-row POSTs, "
+        f"median of {config['repeat']} load(s), {config['cpus']} CPUs"
+    )
+    print(format_table(report["targets"]))
+    print()
+    for ratio in report["ratios"]:
+        print(format_ratio(Ratio(**ratio)))
+    for line in format_notes(report):
+        print(line)
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def ensure_pythons(keys: Sequence[str], args: argparse.Namespace) -> dict[str, Path]:
+    """The interpreters the chosen targets need: MLflow's venv, one with FastAPI."""
+    pythons: dict[str, Path] = {}
+    if "a" in keys or args.cold_start:
+        pythons["mlflow"] = ensure_mlflow_python(
+            args.mlflow_python, DEFAULT_MLFLOW_VENV, timeout=args.install_timeout
+        )
+    if "b" in keys:
+        pythons["fastapi"] = ensure_fastapi_python(
+            args.fastapi_python, timeout=args.install_timeout
+        )
+    return pythons
+
+
+def prepare(
+    workdir: Path,
+    keys: Sequence[str],
+    pythons: Mapping[str, Path],
+    args: argparse.Namespace,
+    deadline: Deadline,
+) -> tuple[Setup, dict[str, str]]:
+    """The mlrelease project, the MLflow model and the bodies the chosen targets need."""
+    versions = {name: installed_version(name) for name in ("mlrelease", "uvicorn", "starlette")}
+    mlflow_model: dict[str, str] | None = None
+    if "mlflow" in pythons:
+        mlflow_model = train_mlflow(pythons["mlflow"], workdir, timeout=deadline.bound(600))
+        versions["mlflow"] = mlflow_model["version"]
+    if "fastapi" in pythons:
+        versions["fastapi"] = _python_has(pythons["fastapi"], "fastapi") or "?"
+    mlrelease = mlrelease_command()
+    project: Path | None = None
+    if {"d", "e"} & set(keys) or args.cold_start:
+        project = workdir / "project"
+        make_project(project, mlrelease, timeout=deadline.bound(600))
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=30)
+    versions["wrk"] = (wrk.stdout + wrk.stderr).split()[1]
+    setup = Setup(
+        workdir=workdir,
+        project=project,
+        mlrelease=mlrelease,
+        mlflow_bin=pythons["mlflow"].parent if "mlflow" in pythons else None,
+        mlflow_model=mlflow_model,
+        fastapi_python=pythons.get("fastapi"),
+        bodies=write_bodies(workdir),
+    )
+    return setup, versions
+
+
+def benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    keys = [key for key in TARGETS if key in args.targets]
+    pythons = ensure_pythons(keys, args)  # venv installs are bounded by --install-timeout
+    deadline = Deadline(args.budget)
+    with tempfile.TemporaryDirectory(prefix="mlrelease-bench-serving-") as scratch:
+        workdir = Path(scratch)
+        setup, versions = prepare(workdir, keys, pythons, args, deadline)
+        targets: dict[str, dict[str, Any]] = {}
+        batch_samples: list[float] = []
+        for key in keys:
+            result, rows_per_s = load_target(build_target(key, setup), setup, args, deadline)
+            targets[key] = result.summary()
+            batch_samples = batch_samples or rows_per_s
+        batch: dict[str, Any] | None = None
+        if batch_samples:
+            in_process = measure_in_process(setup.bodies)
+            batch = {
+                "server": statistics.median(batch_samples),
+                "in_process": statistics.median(in_process),
+                "samples": {"server": batch_samples, "in_process": in_process},
+            }
+        cold: dict[str, Any] | None = None
+        if args.cold_start:
+            cold_samples = measure_cold_starts(setup, args, deadline)
+            cold = {tool: statistics.median(values) for tool, values in cold_samples.items()}
+            cold["samples"] = cold_samples
+    return {
+        "config": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "repeat": args.repeat,
+            "connections": CONNECTIONS,
+            "threads": THREADS,
+            "cpus": os.cpu_count(),
+            "batch_rows": BATCH_ROWS,
+        },
+        "versions": versions,
+        "targets": targets,
+        "ratios": [asdict(ratio) for ratio in ratios(targets, batch, cold)],
+        "batch": batch,
+        "cold_start": cold,
+    }
+
+
+def parse_targets(text: str) -> list[str]:
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    unknown = [key for key in keys if key not in TARGETS]
+    if unknown or not keys:
+        raise argparse.ArgumentTypeError(f"targets are some of {','.join(TARGETS)}, not {text!r}")
+    return keys
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repeat", type=int, default=1, help="wrk loads per target; medians")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--duration", type=parse_duration, default=15.0, help="each wrk load (default 15s)"
+    )
+    parser.add_argument(
+        "--warmup", type=parse_duration, default=2.0, help="unmeasured wrk load first (2s)"
+    )
+    parser.add_argument(
+        "--targets", type=parse_targets, default=list(TARGETS), help="e.g. d,e (default a-e)"
+    )
+    parser.add_argument(
+        "--no-cold-start", dest="cold_start", action="store_false", help="skip cold starts"
+    )
+    parser.add_argument("--mlflow-python", help="python of an existing venv with mlflow")
+    parser.add_argument("--fastapi-python", help="python where fastapi and scikit-learn import")
+    parser.add_argument(
+        "--start-timeout", type=float, default=120.0, help="seconds for a server to be ready"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=1800.0, help="seconds for everything but venv installs"
+    )
+    parser.add_argument(
+        "--install-timeout", type=float, default=1800.0, help="seconds allowed per venv install"
+    )
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "WORKDIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if args.duration < 1:
+        parser.error("--duration must be at least 1s")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        print(json.dumps(child_mlflow_train(Path(args.child[1]))))
+        return 0
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (e.g. apt-get install wrk)")
+    report = benchmark(args)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

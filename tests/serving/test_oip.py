@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -176,7 +177,7 @@ def test_tensor_refusals(changes: dict[str, Any], drop: str | None, message: str
 
 
 def test_string_in_float_data_names_row_and_column() -> None:
-    rows = [list(r) for r in ROWS]
+    rows: list[list[Any]] = [list(r) for r in ROWS]
     rows[2][3] = "1.5"
     error = refused(matrix(rows))
     assert error.message == (
@@ -305,7 +306,10 @@ def test_metadata_mixed_regressor() -> None:
 
 def test_metadata_describes_what_parse_infer_takes() -> None:
     """Round trip: a request built from the metadata is accepted."""
-    for schema, rows in ((NUMERIC, ROWS[:2]), (MIXED, [[41, 1.5, True, "Lyon"], [7, 2, False, "X"]])):
+    for schema, rows in (
+        (NUMERIC, ROWS[:2]),
+        (MIXED, [[41, 1.5, True, "Lyon"], [7, 2, False, "X"]]),
+    ):
         meta = model_metadata("m", 1, schema, classes=None)
         inputs = []
         for tensor in meta["inputs"]:
@@ -385,7 +389,7 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
 DATATYPES = ["FP64", "FP32", "INT64", "INT8", "UINT8", "BOOL", "BYTES", "FP8", 3]
 
 
-FITTING = {  # kind -> (datatype, a value it takes)
+FITTING: dict[str, tuple[str, Callable[[random.Random], Any]]] = {  # kind -> (datatype, value)
     "float": ("FP64", lambda rng: rng.uniform(-10, 10)),
     "int": ("INT64", lambda rng: rng.randint(-5, 5)),
     "bool": ("BOOL", lambda rng: rng.random() < 0.5),

@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 
 from mlrelease.errors import DataError, MalformedRequest, PayloadTooLarge, RequestError
-from mlrelease.serving.validation import Batch, InputSchema, parse_predict
+from mlrelease.serving.validation import (
+    Batch,
+    InputSchema,
+    _at_rows,
+    _frame_from_rows,
+    parse_predict,
+)
 
 NAMES = ("mean radius", "mean texture", *(f"feature {i}" for i in range(2, 30)))
 NUMERIC = InputSchema(NAMES, ("float",) * 30)
@@ -25,7 +31,7 @@ MIXED_ROW = [41, 52000.5, True, "Lyon", "gold", "2024-05-01T12:00:00Z"]
 ALLOWED = (RequestError, MalformedRequest, PayloadTooLarge)
 
 
-def row(start: float = 0.0) -> list[float]:
+def row(start: float = 0.0) -> list[Any]:
     return [start + j / 10 for j in range(30)]
 
 
@@ -245,7 +251,7 @@ def test_string_number_is_refused_and_cell_named() -> None:
 
 
 def test_record_cell_named_by_key() -> None:
-    record = dict(zip(NAMES, row(), strict=True))
+    record: dict[str, Any] = dict(zip(NAMES, row(), strict=True))
     record["feature 7"] = None
     error = cell_error({"records": [record, record]})
     assert error.message == (
@@ -272,10 +278,22 @@ def test_non_numbers_in_float_column(value: Any, fragment: str) -> None:
 
 
 def test_infinite_value_is_refused() -> None:
-    # orjson refuses 1e999 itself (400); an infinity can only come from other callers,
-    # so the check is exercised by the fast path's isfinite and the walk's message.
-    error = refused(b'{"features": [1e999]}')
-    assert type(error) is MalformedRequest and "infinity" in error.message
+    features = ",".join(["1e999", *map(str, row()[1:])])
+    error = refused(f'{{"features": [{features}]}}'.encode())
+    if type(error) is MalformedRequest:  # this orjson refuses 1e999 itself
+        assert "infinity" in error.message
+    else:  # an orjson that parses it to inf
+        assert error.message.startswith("features[0] ('mean radius'): expected a finite number")
+
+
+def test_infinity_is_named_by_the_walk() -> None:
+    rows = [row(), row()]
+    rows[1][2] = float("-inf")
+    with pytest.raises(RequestError) as caught:
+        _frame_from_rows(rows, NUMERIC, _at_rows("instances", NUMERIC))
+    assert caught.value.message == (
+        "instances[1][2] ('feature 2'): expected a finite number, got an infinite number"
+    )
 
 
 @pytest.mark.parametrize(
@@ -448,3 +466,16 @@ def test_random_bodies_only_raise_the_three_errors(schema: InputSchema) -> None:
             assert (batch.frame.dtypes == np.float64).all()
             assert np.isfinite(batch.frame.to_numpy()).all()
     assert all(count > 0 for count in outcomes.values()), outcomes
+
+
+@pytest.mark.parametrize("opener", [b"[", b'{"a":'])
+def test_very_deep_nesting_is_400_not_a_crash(opener: bytes) -> None:
+    body = b'{"instances":' + opener * 150_000
+    error = refused(body)
+    assert type(error) is MalformedRequest
+
+
+def test_deep_but_legal_nesting_in_a_long_body_is_parsed() -> None:
+    rows = [row(i) for i in range(1000)]
+    batch = parse({"instances": rows}, max_rows=1000)
+    assert batch.rows == 1000

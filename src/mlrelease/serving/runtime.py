@@ -135,6 +135,7 @@ class Runtime:
         try:
             info = self.registry.version(self.model, number)
             model = self.registry.load_model(info)
+            schema = InputSchema.from_signature(info.signature)
         except MlreleaseError as exc:
             self._fail(state, number, exc.message)
             return None
@@ -144,7 +145,7 @@ class Runtime:
         return ServedVersion(
             version=number,
             model=model,
-            schema=InputSchema.from_signature(info.signature),
+            schema=schema,
             task=str(info.signature.get("task", "classification")),
             classes=model.classes,
         )

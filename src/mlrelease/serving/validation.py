@@ -254,6 +254,8 @@ _INFER_CHOICES: Final = ", ".join(repr(key) for key in INFER_KEYS)
 
 
 def _load_object(body: bytes) -> dict[str, Any]:
+    # orjson >= 3.9.15 (pinned) refuses nesting deeper than 1024 levels by itself, so a
+    # hostile body of '[[[[...' is a 400, not a crashed process (CVE-2024-27454).
     try:
         doc = orjson.loads(body)
     except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
