@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,7 +15,9 @@ from mlrelease.scaffold import render_project_file, write_project_file
 from mlrelease.spec import Task, load_spec
 
 if TYPE_CHECKING:
+    from mlrelease.client import Client
     from mlrelease.pipeline.runner import PipelineResult
+    from mlrelease.registry.records import VersionInfo
 
 __all__ = ["register", "report_pipeline_result"]
 
@@ -85,7 +87,7 @@ def quickstart(
         with StepProgress() as progress:
             result = client.run(force=force, observer=progress)
         report_pipeline_result(result)
-    _print_next_steps(path, directory)
+        _print_next_steps(client, result, directory)
 
 
 def report_pipeline_result(result: PipelineResult) -> None:
@@ -106,18 +108,38 @@ def report_pipeline_result(result: PipelineResult) -> None:
         )
 
 
-def _print_next_steps(path: Path, directory: Path) -> None:
-    spec = load_spec(path, os.environ).spec
+def _print_next_steps(client: Client, result: PipelineResult, directory: Path) -> None:
+    spec = client.project.spec if client.project else None
+    if spec is None or result.version is None:
+        return
+    model, number, env = spec.model, result.version.version, spec.first_environment
     where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory} && "
     console.print("\nwhat to try next:")
     for line in (
-        f"{where}mlrelease versions {spec.model}        # the registry",
-        f"{where}mlrelease runs                          # what ran, with timings",
-        f"{where}mlrelease show {spec.model} 1           # metrics, signature, lineage",
-        f"{where}mlrelease gate {spec.model} 1 --env production   # the CI gate: exit 1 on failure",
-        f"{where}mlrelease run --force                   # retrain after editing {DEFAULT_FILE}",
+        f"{where}mlrelease versions {model}            # the registry",
+        f"{where}mlrelease show {model} {number}              # metrics, signature, lineage",
+        f"{where}mlrelease gate {model} {number} --env production   # CI gate: exit 1 on failure",
+        f"{where}mlrelease serve --model {model} --env {env}   # REST + Open Inference Protocol",
     ):
         console.print(f"  {line}")
+    row = _example_row(client, result.version)
+    if row is not None:
+        body = json.dumps({"features": row}, separators=(",", ":"))
+        console.print(
+            "  then, in another terminal:\n"
+            "  curl -s -X POST http://127.0.0.1:8000/predict "
+            f"-H 'content-type: application/json' -d '{body}'"
+        )
+
+
+def _example_row(client: Client, version: VersionInfo) -> list[Any] | None:
+    """A real row of the version's evaluation set, to show a request that works."""
+    from mlrelease.pipeline.evaluate import load_evaluation_set
+
+    if not version.evaluation.get("uri"):
+        return None
+    data = load_evaluation_set(client.registry.artifacts, version.evaluation)
+    return [value.item() if hasattr(value, "item") else value for value in data.X.iloc[0]]
 
 
 def register(app: typer.Typer) -> None:

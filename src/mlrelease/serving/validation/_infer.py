@@ -1,0 +1,205 @@
+""":func:`parse_infer`: the Open Inference Protocol (v2) request.
+
+Checks the request's top-level keys and picks the layout: one ``[n, k]`` tensor
+holding every input, or one tensor per input; both end in a checked frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mlrelease.errors import RequestError
+from mlrelease.serving.oip import DATATYPE_FAMILY
+from mlrelease.serving.validation._cells import Where, _check_row_count, _column, _frame_from_rows
+from mlrelease.serving.validation._json import _describe, _list, _load_object, _q
+from mlrelease.serving.validation._schema import NUMERIC_KINDS, Batch, InputSchema
+from mlrelease.serving.validation._tensor import _check_elements, _Tensor, _tensor
+
+INFER_KEYS: Final = ("id", "parameters", "inputs", "outputs")
+_INFER_CHOICES: Final = ", ".join(repr(key) for key in INFER_KEYS)
+
+
+def parse_infer(body: bytes, schema: InputSchema, *, max_rows: int) -> Batch:
+    """An Open Inference Protocol (v2) request, as KServe / Triton / MLServer clients send it.
+
+    Two layouts: one tensor (any name) of shape ``[n, n_inputs]``; or one tensor
+    per input, named as the schema's inputs, each of shape ``[n]`` or ``[n, 1]``.
+    ``parameters`` and ``outputs`` are checked for shape and otherwise ignored.
+    """
+    doc = _load_object(body)
+    for key in doc:
+        if key not in INFER_KEYS:
+            raise RequestError(
+                f"unknown key {_q(key)} in the inference request; accepted: {_INFER_CHOICES}",
+                details={"field": key, "accepted": list(INFER_KEYS)},
+            )
+    request_id = doc.get("id")
+    if request_id is not None and type(request_id) is not str:
+        raise RequestError(
+            f"id: expected a string, got {_describe(request_id)}",
+            details={"field": "id", "expected": "string"},
+        )
+    if "parameters" in doc and type(doc["parameters"]) is not dict:
+        raise RequestError(
+            f"parameters: expected an object, got {_describe(doc['parameters'])}",
+            details={"field": "parameters", "expected": "object"},
+        )
+    _check_outputs(doc.get("outputs"))
+    if "inputs" not in doc:
+        raise RequestError(
+            "inputs: missing; send a list of tensors {name, shape, datatype, data}",
+            details={"field": "inputs"},
+        )
+    inputs = doc["inputs"]
+    if type(inputs) is not list or not inputs:
+        raise RequestError(
+            f"inputs: expected a non-empty list of tensors, got {_describe(inputs)}",
+            details={"field": "inputs"},
+        )
+    tensors = [_tensor(t, raw) for t, raw in enumerate(inputs)]
+    if len(tensors) == 1 and len(schema.names) > 1:
+        frame, n = _one_tensor(tensors[0], schema, max_rows)
+    else:
+        frame, n = _tensor_per_input(tensors, schema, max_rows)
+    return Batch(frame=frame, rows=n, request_id=request_id)
+
+
+def _check_outputs(outputs: Any) -> None:
+    if outputs is None:
+        return
+    if type(outputs) is not list:
+        raise RequestError(
+            f'outputs: expected a list of {{"name": ...}} objects, got {_describe(outputs)}',
+            details={"field": "outputs"},
+        )
+    for i, out in enumerate(outputs):
+        if type(out) is not dict or type(out.get("name")) is not str:
+            raise RequestError(
+                f"outputs[{i}]: expected an object with a string 'name', got {_describe(out)}",
+                details={"field": f"outputs[{i}]"},
+            )
+
+
+def _fits(family: str, kind: str) -> bool:
+    if family in ("float", "int"):
+        return kind in NUMERIC_KINDS
+    if family == "bool":
+        return kind == "bool"
+    return kind not in NUMERIC_KINDS
+
+
+def _datatype_for(kind: str) -> str:
+    if kind == "bool":
+        return "BOOL (or 0/1 numbers)"
+    if kind in NUMERIC_KINDS:
+        return "FP64 (or FP32/FP16, INT*, UINT*)"
+    return "BYTES"
+
+
+def _one_tensor(tensor: _Tensor, schema: InputSchema, max_rows: int) -> tuple[pd.DataFrame, int]:
+    """Layout (a): one tensor of shape [n, k] holding every input."""
+    k = len(schema.names)
+    if len(tensor.shape) != 2 or tensor.shape[1] != k:
+        raise tensor.refuse(
+            f"shape {tensor.shape}, expected [n, {k}] (one tensor with all {k} inputs per row) "
+            f"or one tensor per input named {schema.describe_names(3)}",
+            key="shape",
+            expected=[-1, k],
+        )
+    n = tensor.shape[0]
+    _check_row_count(n, f"inputs[{tensor.index}]", max_rows, tensor.label)
+    family = DATATYPE_FAMILY[tensor.datatype]
+    for name, kind in zip(schema.names, schema.kinds, strict=True):
+        if not _fits(family, kind):
+            raise tensor.refuse(
+                f"datatype {tensor.datatype} cannot carry input {_q(name)} (kind {kind}, "
+                f"which takes {_datatype_for(kind)}); send one tensor per input instead",
+                key="datatype",
+                column=name,
+            )
+    _check_elements(tensor, schema, k)
+    flat = tensor.data
+    rows = [flat[i * k : (i + 1) * k] for i in range(n)]
+
+    def where(i: int, j: int) -> tuple[str, dict[str, Any]]:
+        name = schema.names[j]
+        return (
+            f"{tensor.label} row {i}, column {j} ({_q(name)})",
+            {"field": f"inputs[{tensor.index}]", "tensor": tensor.name, "row": i, "column": name},
+        )
+
+    return _frame_from_rows(rows, schema, where, types=tensor.types, flat=flat), n
+
+
+def _tensor_per_input(
+    tensors: list[_Tensor], schema: InputSchema, max_rows: int
+) -> tuple[pd.DataFrame, int]:
+    """Layout (b): one tensor per input, each [n] or [n, 1], named as the input."""
+    by_column: dict[int, _Tensor] = {}
+    single = len(tensors) == 1 and len(schema.names) == 1
+    for tensor in tensors:
+        j = 0 if single else schema.index.get(tensor.name)
+        if j is None:
+            raise tensor.refuse(
+                f"unknown input {_q(tensor.name)}; this model takes {schema.describe_names()}",
+                key="name",
+            )
+        if j in by_column:
+            raise tensor.refuse(
+                f"input {_q(tensor.name)} sent twice (also in inputs[{by_column[j].index}])",
+                key="name",
+            )
+        if not (len(tensor.shape) == 1 or (len(tensor.shape) == 2 and tensor.shape[1] == 1)):
+            raise tensor.refuse(
+                f"shape {tensor.shape}, expected [n] or [n, 1] (one value per row)", key="shape"
+            )
+        first = next(iter(by_column.values()), None)
+        if first is not None and tensor.shape[0] != first.shape[0]:
+            raise tensor.refuse(
+                f"{tensor.shape[0]} rows, but {first.label} has {first.shape[0]}; "
+                "every input needs the same number of rows",
+                key="shape",
+            )
+        by_column[j] = tensor
+    missing = [name for j, name in enumerate(schema.names) if j not in by_column]
+    if missing:
+        raise RequestError(
+            f"inputs: missing {_list(missing)}; send one tensor per input "
+            f"(or one tensor of shape [n, {len(schema.names)}])",
+            details={"field": "inputs", "missing": missing[:20]},
+        )
+    n = tensors[0].shape[0]
+    _check_row_count(n, "inputs", max_rows)
+    arrays: list[npt.NDArray[Any]] = []
+    for j, (name, kind) in enumerate(zip(schema.names, schema.kinds, strict=True)):
+        tensor = by_column[j]
+        family = DATATYPE_FAMILY[tensor.datatype]
+        if not _fits(family, kind):
+            raise tensor.refuse(
+                f"datatype {tensor.datatype} does not fit input {_q(name)} of kind {kind}; "
+                f"send {_datatype_for(kind)}",
+                key="datatype",
+                column=name,
+            )
+        _check_elements(tensor, schema, None)
+        column = _column(
+            tensor.data, kind, not schema.numeric, _at_tensor(tensor, name), tensor.types
+        )
+        arrays.append(column)
+    if schema.numeric:
+        return pd.DataFrame(np.column_stack(arrays), columns=list(schema.names)), n
+    return pd.DataFrame(dict(zip(schema.names, arrays, strict=True))), n
+
+
+def _at_tensor(tensor: _Tensor, name: str) -> Where:
+    def where(i: int, j: int) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{tensor.label} row {i}",
+            {"field": f"inputs[{tensor.index}]", "tensor": tensor.name, "row": i, "column": name},
+        )
+
+    return where
