@@ -41,7 +41,7 @@ from mlrelease.serving.guard import Guard
 from mlrelease.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
 from mlrelease.serving.oip import infer_response, model_metadata
 from mlrelease.serving.openapi import openapi_document
-from mlrelease.serving.predlog import PredictionLog, PredictionRecord
+from mlrelease.serving.predlog import PredictionLog, PredictionRecord, is_sampled
 from mlrelease.serving.router import SHADOW, route
 from mlrelease.serving.runtime import Runtime, ServedVersion, Snapshot
 from mlrelease.serving.validation import Batch, parse_infer, parse_predict
@@ -310,8 +310,8 @@ def _log(
     prediction: Prediction,
     seconds: float,
 ) -> None:
-    if server.predlog is None:
-        return
+    if server.predlog is None or not is_sampled(request_id, server.predlog.sample_rate):
+        return  # decided before building the records: a sampled-out request costs nothing
     now = datetime.now(UTC)
     rows = cast(list[dict[str, Any]], batch.frame.to_dict("records"))
     labels = prediction.labels.tolist()
