@@ -944,7 +944,7 @@ def print_report(report: Mapping[str, Any]) -> None:
     print(format_table(report["targets"]))
     print()
     for ratio in report["ratios"]:
-        print(format_ratio(Ratio(**ratio)))
+        print(format_ratio(Ratio(ratio["label"], ratio["value"], ratio["goal"], ratio["unit"])))
     for line in format_notes(report):
         print(line)
 
@@ -1038,7 +1038,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         },
         "versions": versions,
         "targets": targets,
-        "ratios": [asdict(ratio) for ratio in ratios(targets, batch, cold)],
+        "ratios": [{**asdict(ratio), "met": ratio.met} for ratio in ratios(targets, batch, cold)],
         "batch": batch,
         "cold_start": cold,
     }

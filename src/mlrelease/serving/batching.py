@@ -109,7 +109,7 @@ def _stack(frames: list[pd.DataFrame], served: ServedVersion) -> pd.DataFrame:
     if served.schema.numeric:
         # Stacking arrays is far cheaper than pd.concat on the hot path.
         values = np.vstack([frame.to_numpy(dtype=np.float64) for frame in frames])
-        return pd.DataFrame(values, columns=list(served.schema.names))
+        return pd.DataFrame(values, columns=served.schema.columns, copy=False)
     return pd.concat(frames, ignore_index=True)
 
 

@@ -82,7 +82,7 @@ def _frame_from_rows(
     """
     if schema.numeric:
         matrix = _numeric_matrix(rows, schema, where, types=types, flat=flat)
-        return pd.DataFrame(matrix, columns=list(schema.names), copy=False)
+        return pd.DataFrame(matrix, columns=schema.columns, copy=False)
     columns = list(zip(*rows, strict=True))
     arrays = {
         name: _column(columns[j], kind, True, _column_where(where, j))

@@ -191,7 +191,7 @@ def _tensor_per_input(
         )
         arrays.append(column)
     if schema.numeric:
-        return pd.DataFrame(np.column_stack(arrays), columns=list(schema.names)), n
+        return pd.DataFrame(np.column_stack(arrays), columns=schema.columns, copy=False), n
     return pd.DataFrame(dict(zip(schema.names, arrays, strict=True))), n
 
 
