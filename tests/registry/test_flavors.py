@@ -367,3 +367,33 @@ def test_malformed_function_model_files_are_refused(tmp_path: Path, content: str
 
     with pytest.raises(ArtifactError, match=str(path)):
         FUNCTION.load(path)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        "sklearn.linear_model.LogisticRegression",
+        "sklearn.tree.DecisionTreeClassifier",
+        "sklearn.ensemble.RandomForestClassifier",
+        "sklearn.ensemble.ExtraTreesClassifier",
+        "sklearn.ensemble.HistGradientBoostingClassifier",
+        "sklearn.naive_bayes.GaussianNB",  # not in the argmax list: two calls
+    ],
+)
+def test_predict_with_proba_gives_exactly_what_predict_gives(estimator: str) -> None:
+    import importlib
+
+    from sklearn.datasets import load_iris
+
+    from mlrelease.registry.flavors.sklearn import SklearnModel
+
+    module, _, name = estimator.rpartition(".")
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    kwargs = {"max_iter": 1000} if name == "LogisticRegression" else {}
+    if "random_state" in importlib.import_module(module).__dict__[name]().get_params():
+        kwargs["random_state"] = 0
+    fitted = getattr(importlib.import_module(module), name)(**kwargs).fit(X, y)
+    model = SklearnModel(fitted)
+    labels, proba = model.predict_with_proba(X)
+    assert (labels == fitted.predict(X)).all()
+    assert proba is not None and (proba == fitted.predict_proba(X)).all()

@@ -45,7 +45,7 @@ from mlrelease.serving.openapi import openapi_document
 from mlrelease.serving.predlog import PredictionLog, PredictionRecord, is_sampled
 from mlrelease.serving.router import SHADOW, route
 from mlrelease.serving.runtime import Runtime, ServedVersion, Snapshot
-from mlrelease.serving.validation import Batch, parse_infer, parse_predict
+from mlrelease.serving.validation import Batch, InputSchema, parse_infer, parse_predict
 
 __all__ = ["ServeOptions", "create_app"]
 
@@ -243,7 +243,7 @@ async def _serve(server: _Server, request: Request, request_id: str, parse: Any)
         raise
     elapsed = time.perf_counter() - started
     server.metrics.observe(served.version, chosen.role, 200, elapsed)
-    _log(server, request_id, served.version, chosen.role, batch, prediction, elapsed)
+    _log(server, request_id, served, chosen.role, batch, prediction, elapsed)
     if chosen.shadow is not None:
         _mirror(server, snapshot, chosen.shadow, body, parse, request_id)
     return _Served(served, chosen.role, batch, prediction)
@@ -299,7 +299,7 @@ def _mirror(
             return
         elapsed = time.perf_counter() - started
         server.metrics.observe(version, SHADOW, 200, elapsed)
-        _log(server, request_id, version, SHADOW, batch, prediction, elapsed)
+        _log(server, request_id, served, SHADOW, batch, prediction, elapsed)
 
     task = asyncio.get_running_loop().create_task(shadow())
     server.shadow_tasks.add(task)
@@ -309,7 +309,7 @@ def _mirror(
 def _log(
     server: _Server,
     request_id: str,
-    version: int,
+    served: ServedVersion,
     role: str,
     batch: Batch,
     prediction: Prediction,
@@ -318,7 +318,7 @@ def _log(
     if server.predlog is None or not is_sampled(request_id, server.predlog.sample_rate):
         return  # decided before building the records: a sampled-out request costs nothing
     now = datetime.now(UTC)
-    rows = _logged_inputs(batch)
+    rows = _logged_inputs(batch, served.schema)
     labels = prediction.labels.tolist()
     proba = prediction.proba.tolist() if prediction.proba is not None else None
     server.predlog.append(
@@ -329,7 +329,7 @@ def _log(
                 timestamp=now,
                 model=server.runtime.model,
                 environment=server.runtime.environment,
-                version=version,
+                version=served.version,
                 role=role,
                 status=200,
                 latency_ms=seconds * 1000.0,
@@ -341,13 +341,12 @@ def _log(
     )
 
 
-def _logged_inputs(batch: Batch) -> list[dict[str, Any]]:
+def _logged_inputs(batch: Batch, schema: InputSchema) -> list[dict[str, Any]]:
     """Each row as the log keeps it. Numeric rows go positionally (the signature names
     them): ``DataFrame.to_dict`` would cost a millisecond per request."""
-    frame = batch.frame
-    if all(dtype.kind == "f" for dtype in frame.dtypes):
-        return [{"features": row} for row in frame.to_numpy().tolist()]
-    return cast(list[dict[str, Any]], frame.to_dict("records"))
+    if schema.numeric:
+        return [{"features": row} for row in batch.frame.to_numpy().tolist()]
+    return cast(list[dict[str, Any]], batch.frame.to_dict("records"))
 
 
 # -- everything else ------------------------------------------------------------------------

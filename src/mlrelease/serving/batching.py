@@ -31,10 +31,13 @@ class Prediction:
 def predict_now(served: ServedVersion, frame: pd.DataFrame) -> Prediction:
     """Call the model on ``frame``; a model that cannot score the input is the input's fault."""
     try:
-        labels = np.asarray(served.model.predict(frame))
-        proba = served.model.predict_proba(frame) if served.task == "classification" else None
+        if served.task == "classification":
+            labels, proba = served.model.predict_with_proba(frame)
+        else:
+            labels, proba = served.model.predict(frame), None
     except (ValueError, TypeError, KeyError) as exc:
         raise RequestError(f"the model could not score this input: {exc}") from None
+    labels = np.asarray(labels)
     if len(labels) != len(frame):
         raise RequestError(f"the model returned {len(labels)} predictions for {len(frame)} rows")
     return Prediction(labels=labels, proba=None if proba is None else np.asarray(proba))

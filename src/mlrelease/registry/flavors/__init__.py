@@ -38,6 +38,10 @@ class LoadedModel(Protocol):
         """Class probabilities, or None when the model has none."""
         ...
 
+    def predict_with_proba(self, X: pd.DataFrame) -> tuple[NDArray[Any], NDArray[Any] | None]:
+        """Both at once: what a classifier's server needs, in as few calls as possible."""
+        ...
+
 
 class Flavor(Protocol):
     """Saves one kind of model to a single file and loads it back."""

@@ -50,6 +50,9 @@ class FunctionModel:
     def predict(self, X: pd.DataFrame) -> NDArray[Any]:
         return np.asarray(self.predict_function(X))
 
+    def predict_with_proba(self, X: pd.DataFrame) -> tuple[NDArray[Any], NDArray[Any] | None]:
+        return self.predict(X), self.predict_proba(X)
+
     def predict_proba(self, X: pd.DataFrame) -> NDArray[Any] | None:
         if self.predict_proba_function is None:
             return None

@@ -37,6 +37,19 @@ class SklearnModel:
     def predict(self, X: pd.DataFrame) -> NDArray[Any]:
         return np.asarray(self.estimator.predict(X))
 
+    def predict_with_proba(self, X: pd.DataFrame) -> tuple[NDArray[Any], NDArray[Any] | None]:
+        """Labels and probabilities; one model call where the labels are the argmax.
+
+        scikit-learn validates its input on every call, which dominates the cost on
+        small batches; for these estimators ``predict`` is exactly the class of
+        highest probability (ties to the first class), so one call gives both.
+        """
+        if _labels_are_argmax(self.estimator):
+            proba = np.asarray(self.estimator.predict_proba(X))
+            classes = np.asarray(self.estimator.classes_)
+            return classes[proba.argmax(axis=1)], proba
+        return self.predict(X), self.predict_proba(X)
+
     def predict_proba(self, X: pd.DataFrame) -> NDArray[Any] | None:
         # Pipelines and some estimators only have predict_proba when their final
         # step supports it; hasattr is how scikit-learn reports that.
@@ -86,6 +99,25 @@ class SklearnFlavor:
             raise _untrusted(path, refused)
         # Exactly the types just approved: never trusted=True, which would allow any.
         return SklearnModel(_read_skops(path, lambda: skops.io.load(path, trusted=untrusted)))
+
+
+_ARGMAX_CLASSIFIERS = frozenset(
+    {
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.linear_model._logistic.LogisticRegressionCV",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.tree._classes.ExtraTreeClassifier",
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.ensemble._forest.ExtraTreesClassifier",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    }
+)
+
+
+def _labels_are_argmax(estimator: Any) -> bool:
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    kind = type(final)
+    return f"{kind.__module__}.{kind.__qualname__}" in _ARGMAX_CLASSIFIERS
 
 
 def _read_skops(path: Path, read: Callable[[], _T]) -> _T:
