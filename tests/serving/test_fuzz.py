@@ -18,9 +18,9 @@ watcher and prediction-log threads polling a store that teardown has removed.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import json
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, event, given, settings
@@ -53,7 +53,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 FUZZ = settings(
-    max_examples=400,
+    max_examples=40,
     deadline=None,
     database=None,  # nothing written into the working directory
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -13,6 +13,7 @@ import asyncio
 import gc
 import logging
 import random
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -51,6 +52,8 @@ __all__ = ["ServeOptions", "create_app"]
 
 log = logging.getLogger("mlrelease.serving")
 _JSON = "application/json"
+# Request ids are stored and joined on: bounded and plain, like the ids we make.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -156,8 +159,14 @@ def _first_load(runtime: Runtime) -> None:
 
 def _endpoint(server: _Server, handler: Any) -> Any:
     async def endpoint(request: Request) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        sent = request.headers.get("x-request-id")
+        request_id = sent if sent and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
         try:
+            if sent and request_id != sent:
+                raise MalformedRequest(
+                    "X-Request-ID must be 1-128 characters: letters, digits and . _ : -",
+                    details={"field": "X-Request-ID"},
+                )
             response: Response = await handler(server, request, request_id)
         except MlreleaseError as exc:
             response = _error_response(exc)

@@ -31,16 +31,22 @@ class Prediction:
 def predict_now(served: ServedVersion, frame: pd.DataFrame) -> Prediction:
     """Call the model on ``frame``; a model that cannot score the input is the input's fault."""
     try:
-        if served.task == "classification":
-            labels, proba = served.model.predict_with_proba(frame)
-        else:
-            labels, proba = served.model.predict(frame), None
+        # Huge but finite inputs overflow inside the model: that is the input's answer
+        # (inf or nan in the output), not a reason to fail.
+        with np.errstate(all="ignore"):
+            labels, proba = _call_model(served, frame)
     except (ValueError, TypeError, KeyError) as exc:
         raise RequestError(f"the model could not score this input: {exc}") from None
     labels = np.asarray(labels)
     if len(labels) != len(frame):
         raise RequestError(f"the model returned {len(labels)} predictions for {len(frame)} rows")
     return Prediction(labels=labels, proba=None if proba is None else np.asarray(proba))
+
+
+def _call_model(served: ServedVersion, frame: pd.DataFrame) -> tuple[Any, Any]:
+    if served.task == "classification":
+        return served.model.predict_with_proba(frame)
+    return served.model.predict(frame), None
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -102,6 +104,9 @@ def run_server(config: ServeConfig, *, host: str, port: int, workers: int, token
     import uvicorn
 
     if workers == 1:
+        # uvicorn re-raises SIGTERM once it has shut down gracefully; exit 0 instead, as
+        # a process manager expects of a clean stop.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(
             build_app(config, tokens=tokens),
             host=host,
