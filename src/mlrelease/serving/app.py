@@ -46,7 +46,7 @@ from mlrelease.serving.openapi import openapi_document
 from mlrelease.serving.predlog import PredictionLog, PredictionRecord, is_sampled
 from mlrelease.serving.router import SHADOW, route
 from mlrelease.serving.runtime import Runtime, ServedVersion, Snapshot
-from mlrelease.serving.validation import Batch, InputSchema, parse_infer, parse_predict
+from mlrelease.serving.validation import Batch, parse_infer, parse_predict
 
 __all__ = ["ServeOptions", "create_app"]
 
@@ -244,7 +244,7 @@ async def _serve(server: _Server, request: Request, request_id: str, parse: Any)
     served = snapshot.get(chosen.version)
     try:
         batch = parse(body, served.schema, max_rows=server.options.max_rows)
-        prediction = await server.batcher(served).predict(batch.frame)
+        prediction = await server.batcher(served).predict(batch)
     except RequestError as exc:
         server.metrics.observe(
             served.version, chosen.role, exc.http_status, time.perf_counter() - started
@@ -302,7 +302,7 @@ def _mirror(
         served = snapshot.get(version)
         try:
             batch = parse(body, served.schema, max_rows=server.options.max_rows)
-            prediction = await server.batcher(served).predict(batch.frame)
+            prediction = await server.batcher(served).predict(batch)
         except MlreleaseError as exc:
             server.metrics.observe(version, SHADOW, exc.http_status, time.perf_counter() - started)
             return
@@ -327,7 +327,7 @@ def _log(
     if server.predlog is None or not is_sampled(request_id, server.predlog.sample_rate):
         return  # decided before building the records: a sampled-out request costs nothing
     now = datetime.now(UTC)
-    rows = _logged_inputs(batch, served.schema)
+    rows = _logged_inputs(batch)
     labels = prediction.labels.tolist()
     proba = prediction.proba.tolist() if prediction.proba is not None else None
     server.predlog.append(
@@ -350,11 +350,11 @@ def _log(
     )
 
 
-def _logged_inputs(batch: Batch, schema: InputSchema) -> list[dict[str, Any]]:
+def _logged_inputs(batch: Batch) -> list[dict[str, Any]]:
     """Each row as the log keeps it. Numeric rows go positionally (the signature names
     them): ``DataFrame.to_dict`` would cost a millisecond per request."""
-    if schema.numeric:
-        return [{"features": row} for row in batch.frame.to_numpy().tolist()]
+    if batch.matrix is not None:
+        return [{"features": row} for row in batch.matrix.tolist()]
     return cast(list[dict[str, Any]], batch.frame.to_dict("records"))
 
 

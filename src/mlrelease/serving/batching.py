@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from mlrelease.errors import RequestError
 from mlrelease.serving.runtime import ServedVersion
+from mlrelease.serving.validation import Batch
 
 __all__ = ["MicroBatcher", "Prediction", "predict_now"]
 
@@ -51,7 +52,7 @@ def _call_model(served: ServedVersion, frame: pd.DataFrame) -> tuple[Any, Any]:
 
 @dataclass
 class _Pending:
-    frames: list[pd.DataFrame] = field(default_factory=list)
+    batches: list[Batch] = field(default_factory=list)
     futures: list[asyncio.Future[Prediction]] = field(default_factory=list)
     rows: int = 0
 
@@ -74,16 +75,16 @@ class MicroBatcher:
         self._pending = _Pending()
         self._timer: asyncio.TimerHandle | None = None
 
-    async def predict(self, frame: pd.DataFrame) -> Prediction:
-        if len(frame) >= self.max_rows or self.max_wait <= 0:
-            self._on_batch(len(frame))
-            return predict_now(self.served, frame)
+    async def predict(self, batch: Batch) -> Prediction:
+        if batch.rows >= self.max_rows or self.max_wait <= 0:
+            self._on_batch(batch.rows)
+            return predict_now(self.served, batch.frame)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         pending = self._pending
-        pending.frames.append(frame)
+        pending.batches.append(batch)
         pending.futures.append(future)
-        pending.rows += len(frame)
+        pending.rows += batch.rows
         if pending.rows >= self.max_rows:
             self._flush()
         elif self._timer is None:
@@ -99,36 +100,38 @@ class MicroBatcher:
             return
         self._on_batch(pending.rows)
         try:
-            result = predict_now(self.served, _stack(pending.frames, self.served))
+            result = predict_now(self.served, _stack(pending.batches, self.served))
         except Exception as exc:
             _answer_each_alone(self.served, pending, exc)
             return
         start = 0
-        for frame, future in zip(pending.frames, pending.futures, strict=True):
-            stop = start + len(frame)
+        for batch, future in zip(pending.batches, pending.futures, strict=True):
+            stop = start + batch.rows
             proba = None if result.proba is None else result.proba[start:stop]
             if not future.done():
                 future.set_result(Prediction(result.labels[start:stop], proba))
             start = stop
 
 
-def _stack(frames: list[pd.DataFrame], served: ServedVersion) -> pd.DataFrame:
-    if len(frames) == 1:
-        return frames[0]
-    if served.schema.numeric:
-        # Stacking arrays is far cheaper than pd.concat on the hot path.
-        values = np.vstack([frame.to_numpy(dtype=np.float64) for frame in frames])
+def _stack(batches: list[Batch], served: ServedVersion) -> pd.DataFrame:
+    """One frame for the model call: numeric rows are stacked as arrays (far cheaper
+    than building a frame per request and concatenating)."""
+    if len(batches) == 1:
+        return batches[0].frame
+    matrices = [batch.matrix for batch in batches]
+    if all(matrix is not None for matrix in matrices):
+        values = np.vstack(cast(list[np.ndarray[Any, Any]], matrices))
         return pd.DataFrame(values, columns=served.schema.columns, copy=False)
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([batch.frame for batch in batches], ignore_index=True)
 
 
 def _answer_each_alone(served: ServedVersion, pending: _Pending, error: Exception) -> None:
     """One bad request must not fail its batch-mates: retry each on its own."""
-    if len(pending.frames) == 1:
+    if len(pending.batches) == 1:
         pending.futures[0].set_exception(error)
         return
-    for frame, future in zip(pending.frames, pending.futures, strict=True):
+    for batch, future in zip(pending.batches, pending.futures, strict=True):
         try:
-            future.set_result(predict_now(served, frame))
+            future.set_result(predict_now(served, batch.frame))
         except Exception as exc:
             future.set_exception(exc)

@@ -80,9 +80,23 @@ def _frame_from_rows(
     ``types`` (every value's type) and ``flat`` (the values row after row) save a
     pass when the caller has them already.
     """
+    data = _data_from_rows(rows, schema, where, types=types, flat=flat)
+    if isinstance(data, pd.DataFrame):
+        return data
+    return pd.DataFrame(data, columns=schema.columns, copy=False)
+
+
+def _data_from_rows(
+    rows: Sequence[Sequence[Any]],
+    schema: InputSchema,
+    where: Where,
+    *,
+    types: set[type] | None = None,
+    flat: list[Any] | None = None,
+) -> pd.DataFrame | np.ndarray[Any, Any]:
+    """As ``_frame_from_rows``, but a numeric schema's rows stay a float64 matrix."""
     if schema.numeric:
-        matrix = _numeric_matrix(rows, schema, where, types=types, flat=flat)
-        return pd.DataFrame(matrix, columns=schema.columns, copy=False)
+        return _numeric_matrix(rows, schema, where, types=types, flat=flat)
     columns = list(zip(*rows, strict=True))
     arrays = {
         name: _column(columns[j], kind, True, _column_where(where, j))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlrelease.errors import RequestError
 from mlrelease.serving.oip import DATATYPE_FAMILY
-from mlrelease.serving.validation._cells import Where, _check_row_count, _column, _frame_from_rows
+from mlrelease.serving.validation._cells import Where, _check_row_count, _column, _data_from_rows
 from mlrelease.serving.validation._json import _describe, _list, _load_object, _q
 from mlrelease.serving.validation._schema import NUMERIC_KINDS, Batch, InputSchema
 from mlrelease.serving.validation._tensor import _check_elements, _Tensor, _tensor
@@ -65,7 +65,7 @@ def parse_infer(body: bytes, schema: InputSchema, *, max_rows: int) -> Batch:
         frame, n = _one_tensor(tensors[0], schema, max_rows)
     else:
         frame, n = _tensor_per_input(tensors, schema, max_rows)
-    return Batch(frame=frame, rows=n, request_id=request_id)
+    return Batch(data=frame, rows=n, request_id=request_id, columns=schema.columns)
 
 
 def _check_outputs(outputs: Any) -> None:
@@ -100,7 +100,10 @@ def _datatype_for(kind: str) -> str:
     return "BYTES"
 
 
-def _one_tensor(tensor: _Tensor, schema: InputSchema, max_rows: int) -> tuple[pd.DataFrame, int]:
+_Data = pd.DataFrame | np.ndarray[Any, Any]
+
+
+def _one_tensor(tensor: _Tensor, schema: InputSchema, max_rows: int) -> tuple[_Data, int]:
     """Layout (a): one tensor of shape [n, k] holding every input."""
     k = len(schema.names)
     if len(tensor.shape) != 2 or tensor.shape[1] != k:
@@ -132,12 +135,12 @@ def _one_tensor(tensor: _Tensor, schema: InputSchema, max_rows: int) -> tuple[pd
             {"field": f"inputs[{tensor.index}]", "tensor": tensor.name, "row": i, "column": name},
         )
 
-    return _frame_from_rows(rows, schema, where, types=tensor.types, flat=flat), n
+    return _data_from_rows(rows, schema, where, types=tensor.types, flat=flat), n
 
 
 def _tensor_per_input(
     tensors: list[_Tensor], schema: InputSchema, max_rows: int
-) -> tuple[pd.DataFrame, int]:
+) -> tuple[_Data, int]:
     """Layout (b): one tensor per input, each [n] or [n, 1], named as the input."""
     by_column: dict[int, _Tensor] = {}
     single = len(tensors) == 1 and len(schema.names) == 1
@@ -191,7 +194,7 @@ def _tensor_per_input(
         )
         arrays.append(column)
     if schema.numeric:
-        return pd.DataFrame(np.column_stack(arrays), columns=schema.columns, copy=False), n
+        return np.column_stack(arrays).astype(np.float64, copy=False), n
     return pd.DataFrame(dict(zip(schema.names, arrays, strict=True))), n
 
 

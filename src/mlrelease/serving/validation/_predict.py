@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from mlrelease.errors import RequestError
-from mlrelease.serving.validation._cells import Where, _check_row_count, _frame_from_rows
+from mlrelease.serving.validation._cells import Where, _check_row_count, _data_from_rows
 from mlrelease.serving.validation._json import _describe, _list, _load_object, _q
 from mlrelease.serving.validation._schema import Batch, InputSchema
 
@@ -46,7 +46,8 @@ def parse_predict(body: bytes, schema: InputSchema, *, max_rows: int) -> Batch:
         where = _at_features(schema)
     else:
         rows, where = _batch_rows(value, key, schema, max_rows)
-    return Batch(frame=_frame_from_rows(rows, schema, where), rows=len(rows), request_id=None)
+    data = _data_from_rows(rows, schema, where)
+    return Batch(data=data, rows=len(rows), request_id=None, columns=schema.columns)
 
 
 def _features_row(value: Any, schema: InputSchema) -> list[Any]:

@@ -104,8 +104,26 @@ class InputSchema:
 
 @dataclass(frozen=True, eq=False)
 class Batch:
-    """Validated rows, ready for ``model.predict``."""
+    """Validated rows, ready for ``model.predict``.
 
-    frame: pd.DataFrame  # columns = schema.names in order; numeric schemas: float64 columns
+    For a numeric schema ``data`` is the float64 matrix and the frame is built only
+    when asked for: micro-batching stacks matrices and builds one frame per model
+    call instead of one per request.
+    """
+
+    data: pd.DataFrame | np.ndarray[Any, Any]
     rows: int
     request_id: str | None  # the OIP "id", if the client sent one
+    columns: pd.Index
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """Columns = the schema's names in order; numeric schemas: float64 columns."""
+        if isinstance(self.data, pd.DataFrame):
+            return self.data
+        return pd.DataFrame(self.data, columns=self.columns, copy=False)
+
+    @property
+    def matrix(self) -> np.ndarray[Any, Any] | None:
+        """The float64 rows of a numeric schema, else None."""
+        return None if isinstance(self.data, pd.DataFrame) else self.data
