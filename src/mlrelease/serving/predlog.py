@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -27,8 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+from sqlalchemy import JSON, String, bindparam, cast, insert, type_coerce
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert
 
 from mlrelease.errors import ConfigError, ConflictError
 from mlrelease.store import Store, tables
@@ -37,7 +37,20 @@ __all__ = ["PredictionLog", "PredictionRecord", "is_sampled"]
 
 _log = logging.getLogger(__name__)
 
-_INSERT_PREDICTIONS = insert(tables.predictions)
+
+def _insert_serialised(json_column: Callable[[str], Any]) -> Any:
+    # The rows' JSON is serialised once, by orjson, in ``_params``; the statement passes
+    # it through as text instead of running SQLAlchemy's json.dumps per row.
+    return insert(tables.predictions).values(
+        inputs=json_column("inputs"), outputs=json_column("outputs")
+    )
+
+
+_INSERT_PREDICTIONS = {
+    "sqlite": _insert_serialised(lambda name: type_coerce(bindparam(name), String())),
+    # PostgreSQL's json column takes text only through an explicit cast.
+    "postgresql": _insert_serialised(lambda name: cast(bindparam(name, type_=String()), JSON)),
+}
 _HASH_SPACE = 1 << 64
 
 
@@ -349,7 +362,7 @@ class PredictionLog:
         while True:
             try:
                 with self._store.write() as connection:
-                    connection.execute(_INSERT_PREDICTIONS, params)
+                    connection.execute(_INSERT_PREDICTIONS[self._store.dialect], params)
                 return True
             except Exception as exc:
                 if attempt < self._retries and _retryable(exc):
@@ -386,32 +399,26 @@ def _params(record: PredictionRecord) -> dict[str, Any]:
         "role": record.role,
         "status": record.status,
         "latency_ms": float(record.latency_ms),
-        "inputs": _jsonable(record.inputs),
-        "outputs": _jsonable(record.outputs),
+        "inputs": _json_text(record.inputs),
+        "outputs": _json_text(record.outputs),
     }
 
 
-def _jsonable(value: Any) -> Any:
-    """Strict JSON: NaN and infinities become null, numpy scalars Python numbers.
+def _json_text(value: Any) -> str:
+    """Strict JSON text: NaN and infinities become null (orjson's rule; PostgreSQL's json
+    type refuses NaN), numpy values become plain numbers, anything else its string."""
+    return orjson.dumps(value, default=_fallback, option=_JSON_OPTIONS).decode()
 
-    PostgreSQL's json type refuses the NaN that Python's json writes, and one such
-    value would otherwise fail the whole batch.
-    """
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        try:
-            return _jsonable(item())
-        except (TypeError, ValueError):
-            pass
-    tolist = getattr(value, "tolist", None)  # numpy arrays
-    if callable(tolist):
-        return _jsonable(tolist())
+
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _fallback(value: Any) -> Any:
+    for method in ("item", "tolist"):  # numpy scalars and arrays orjson did not take
+        convert = getattr(value, method, None)
+        if callable(convert):
+            try:
+                return convert()
+            except (TypeError, ValueError):
+                continue
     return str(value)
