@@ -23,11 +23,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, String, bindparam, cast, insert, type_coerce
+from sqlalchemy import JSON, Connection, String, bindparam, cast, insert
 from sqlalchemy import exc as sa_exc
 
 from mlrelease.errors import ConfigError, ConflictError
@@ -38,19 +38,12 @@ __all__ = ["PredictionLog", "PredictionRecord", "is_sampled"]
 _log = logging.getLogger(__name__)
 
 
-def _insert_serialised(json_column: Callable[[str], Any]) -> Any:
-    # The rows' JSON is serialised once, by orjson, in ``_params``; the statement passes
-    # it through as text instead of running SQLAlchemy's json.dumps per row.
-    return insert(tables.predictions).values(
-        inputs=json_column("inputs"), outputs=json_column("outputs")
-    )
-
-
-_INSERT_PREDICTIONS = {
-    "sqlite": _insert_serialised(lambda name: type_coerce(bindparam(name), String())),
-    # PostgreSQL's json column takes text only through an explicit cast.
-    "postgresql": _insert_serialised(lambda name: cast(bindparam(name, type_=String()), JSON)),
-}
+# PostgreSQL: the rows' JSON, serialised once by orjson in ``_params``, goes in as text
+# through an explicit cast instead of SQLAlchemy's json.dumps per row.
+_INSERT_POSTGRESQL = insert(tables.predictions).values(
+    inputs=cast(bindparam("inputs", type_=String()), JSON),
+    outputs=cast(bindparam("outputs", type_=String()), JSON),
+)
 _HASH_SPACE = 1 << 64
 
 
@@ -362,7 +355,10 @@ class PredictionLog:
         while True:
             try:
                 with self._store.write() as connection:
-                    connection.execute(_INSERT_PREDICTIONS[self._store.dialect], params)
+                    if self._store.dialect == "sqlite":
+                        _insert_sqlite(connection, params)
+                    else:
+                        connection.execute(_INSERT_POSTGRESQL, params)
                 return True
             except Exception as exc:
                 if attempt < self._retries and _retryable(exc):
@@ -402,6 +398,47 @@ def _params(record: PredictionRecord) -> dict[str, Any]:
         "inputs": _json_text(record.inputs),
         "outputs": _json_text(record.outputs),
     }
+
+
+_COLUMNS = (
+    "request_id",
+    "row",
+    "timestamp",
+    "model",
+    "environment",
+    "version",
+    "role",
+    "status",
+    "latency_ms",
+    "inputs",
+    "outputs",
+)
+_ROWS_PER_STATEMENT = 1000  # 11,000 parameters: well under SQLite's 32,766
+
+
+def _insert_sqlite(connection: Connection, params: list[dict[str, Any]]) -> None:
+    """One multi-row INSERT per chunk: SQLite steps once per statement.
+
+    An executemany steps once per row, and the sqlite3 driver releases the GIL at
+    each step; under load the event loop then holds the writer back a switch
+    interval per row. The SQL holds only fixed column names and ``?`` placeholders.
+    """
+    row_marks = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+    for start in range(0, len(params), _ROWS_PER_STATEMENT):
+        chunk = params[start : start + _ROWS_PER_STATEMENT]
+        statement = f"INSERT INTO predictions ({', '.join(_COLUMNS)}) VALUES " + ", ".join(
+            [row_marks] * len(chunk)
+        )
+        values = tuple(_sqlite_value(row[name]) for row in chunk for name in _COLUMNS)
+        connection.exec_driver_sql(statement, values)
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):  # as SQLAlchemy stores UTCDateTime on SQLite
+        return (
+            value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        )
+    return value
 
 
 def _json_text(value: Any) -> str:
