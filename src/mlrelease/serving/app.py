@@ -14,7 +14,6 @@ import gc
 import logging
 import random
 import re
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -132,9 +131,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # The prediction-log writer gives up the GIL on every row SQLite steps through;
-        # with the default 5 ms switch interval a busy event loop starves it.
-        sys.setswitchinterval(0.0005)
         await run_in_threadpool(_first_load, runtime)
         runtime.start_watching()
         if predlog is not None:

@@ -70,6 +70,15 @@ class ServeConfig:
         return cls(**values)
 
 
+def _tune_interpreter() -> None:
+    """Process-wide settings for a server process (not for apps embedded elsewhere).
+
+    The prediction-log writer thread waits for the GIL behind a busy event loop; the
+    default 5 ms switch interval would hold it back that long each time.
+    """
+    sys.setswitchinterval(0.0005)
+
+
 def build_app(config: ServeConfig, *, tokens: str = "") -> Starlette:
     base_dir = Path(config.base_dir)
     store = Store.open(config.db_url, base_dir=base_dir)
@@ -103,6 +112,7 @@ def run_server(config: ServeConfig, *, host: str, port: int, workers: int, token
     """Run uvicorn until SIGTERM/Ctrl-C: in-flight requests finish, the log is flushed."""
     import uvicorn
 
+    _tune_interpreter()
     if workers == 1:
         # uvicorn re-raises SIGTERM once it has shut down gracefully; exit 0 instead, as
         # a process manager expects of a clean stop.
@@ -132,5 +142,6 @@ def run_server(config: ServeConfig, *, host: str, port: int, workers: int, token
 
 def app_from_environment() -> Starlette:
     """The uvicorn factory each worker process calls (``--workers N``)."""
+    _tune_interpreter()
     config = ServeConfig.from_json(os.environ[CONFIG_VARIABLE])
     return build_app(config, tokens=os.environ.get(TOKENS_VARIABLE, ""))
