@@ -14,6 +14,7 @@ message says what happened and how to fix it.
     │   ├── AliasNotFoundError
     │   └── RunNotFoundError
     ├── ConflictError                   409 / exit 5   state does not allow the change
+    │   └── PromotionRefused            409 / exit 5   a promotion rule is not met (names it)
     ├── DataError                       422 / exit 1   data cannot be loaded or used
     │   └── DataCheckFailed             422 / exit 1   a data check refused the data
     ├── TrainingError                   422 / exit 1   the trainer failed
@@ -24,10 +25,12 @@ message says what happened and how to fix it.
     │   ├── UnsafePathError             400 / exit 2   a name would escape its root
     │   └── UntrustedArtifactError      422 / exit 1   skops found types not trusted
     ├── StoreError                      503 / exit 1   metadata store unreachable / not migrated
+    ├── NotificationError               502 / exit 1   a notification channel refused or failed
+    ├── Forbidden                       403 / exit 3   the actor's role is too low for the action
     └── RequestError                    422 / exit 2   a data-plane request cannot be served as sent
         ├── MalformedRequest            400            not JSON, or not the expected shape at all
         ├── PayloadTooLarge             413            body or batch over the configured limit
-        ├── Unauthorized                401            a token is required and missing or wrong
+        ├── Unauthorized                401 / exit 3   a token is required and missing or wrong
         ├── RateLimited                 429            too many requests; ``details['retry_after']``
         └── ModelUnavailable            503            the model is not loaded (yet)
 """
@@ -51,6 +54,9 @@ __all__ = [
     "ModelNotFoundError",
     "MalformedRequest",
     "ModelUnavailable",
+    "NotificationError",
+    "Forbidden",
+    "PromotionRefused",
     "NotFoundError",
     "PayloadTooLarge",
     "RateLimited",
@@ -135,6 +141,12 @@ class ConflictError(MlreleaseError):
     code = "conflict"
 
 
+class PromotionRefused(ConflictError):
+    """A promotion rule is not met: the message names the rule and how to satisfy it."""
+
+    code = "promotion_refused"
+
+
 class DataError(MlreleaseError):
     """Data cannot be loaded or does not have the expected shape."""
 
@@ -202,6 +214,21 @@ class StoreError(MlreleaseError):
     code = "store_unavailable"
 
 
+class NotificationError(MlreleaseError):
+    """A notification channel could not be reached or refused the message."""
+
+    http_status = 502
+    code = "notification_failed"
+
+
+class Forbidden(MlreleaseError):
+    """The actor is known but their role does not allow the action."""
+
+    http_status = 403
+    exit_code = 3
+    code = "forbidden"
+
+
 class RequestError(MlreleaseError):
     """A prediction request does not match what the model takes; names the field and row."""
 
@@ -222,6 +249,7 @@ class PayloadTooLarge(RequestError):
 
 class Unauthorized(RequestError):
     http_status = 401
+    exit_code = 3
     code = "unauthorized"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlrelease.audit import NOTIFY_TOPICS
 from mlrelease.errors import ConfigError, GateExpressionError, MissingVariableError, SpecError
 from mlrelease.evaluation.metrics import known_metrics
 from mlrelease.gates import Gate, parse_gate
@@ -27,13 +29,16 @@ __all__ = [
     "DEFAULT_FILENAME",
     "ChecksSpec",
     "DataSpec",
+    "EmailSpec",
     "EnvironmentSpec",
     "GateSpec",
+    "NotifySpec",
     "ProjectSpec",
     "SearchSpec",
     "SplitSpec",
     "StoreSpec",
     "TrainSpec",
+    "WebhookSpec",
     "gate_from_item",
     "load_spec",
     "parse_spec",
@@ -116,8 +121,60 @@ GateItem = str | GateSpec
 class EnvironmentSpec(_Strict):
     after: str | None = None
     approvals: Annotated[int, Field(ge=0)] = 0
+    # May the person who asked for a promotion approve it? Unset: no in the last
+    # environment (production by default), yes before it.
+    self_approval: bool | None = None
     release: Literal["direct", "canary", "shadow"] = "direct"
     gates: list[GateItem] = []
+
+
+class WebhookSpec(_Strict):
+    url: str
+    secret: str | None = None  # signs the body: X-Mlrelease-Signature: sha256=<hex HMAC>
+
+
+class EmailSpec(_Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    smtp: str  # smtp://host:port (STARTTLS with starttls: true) or smtps://host:port
+    to: Annotated[list[str], Field(min_length=1)]
+    sender: str = Field("mlrelease@localhost", alias="from")
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+class NotifySpec(_Strict):
+    """One notification channel: exactly one of slack, webhook or email."""
+
+    name: str | None = None
+    slack: str | None = None  # an incoming-webhook URL
+    webhook: WebhookSpec | None = None
+    email: EmailSpec | None = None
+    on: list[str] = []  # topics (see NOTIFY_TOPICS); empty means every topic
+    # URLs resolving to link-local or cloud-metadata addresses are refused unless set.
+    allow_link_local: bool = False
+
+    @model_validator(mode="after")
+    def _one_channel(self) -> NotifySpec:
+        given = [kind for kind in ("slack", "webhook", "email") if getattr(self, kind) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "each notify entry needs exactly one of 'slack', 'webhook' or 'email' "
+                f"(got {', '.join(given) or 'none'})"
+            )
+        unknown = [topic for topic in self.on if topic not in NOTIFY_TOPICS]
+        if unknown:
+            raise ValueError(
+                f"unknown topic '{unknown[0]}' in 'on'; known: {', '.join(NOTIFY_TOPICS)}"
+            )
+        return self
+
+    @property
+    def kind(self) -> Literal["slack", "webhook", "email"]:
+        if self.slack is not None:
+            return "slack"
+        return "webhook" if self.webhook is not None else "email"
 
 
 class StoreSpec(_Strict):
@@ -147,6 +204,7 @@ class ProjectSpec(_Strict):
     environments: dict[str, EnvironmentSpec] = Field(default_factory=_default_environments)
     store: StoreSpec = StoreSpec()
     registry: RegistrySpec = RegistrySpec()
+    notify: list[NotifySpec] = []
 
     @field_validator("model")
     @classmethod
@@ -177,6 +235,17 @@ class ProjectSpec(_Strict):
 
     def parsed_gates(self) -> list[Gate]:
         return [gate_from_item(item, self.task) for item in self.gates]
+
+    @property
+    def channels(self) -> dict[str, NotifySpec]:
+        """Notification channels by name: the given ``name``, else the kind (``slack-2``...)."""
+        named: dict[str, NotifySpec] = {}
+        seen: Counter[str] = Counter()
+        for item in self.notify:
+            seen[item.kind] += 1
+            default = item.kind if seen[item.kind] == 1 else f"{item.kind}-{seen[item.kind]}"
+            named[item.name or default] = item
+        return named
 
 
 def gate_from_item(item: GateItem, task: Task) -> Gate:
@@ -336,9 +405,14 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+_NOTIFY_PARTS: dict[str, type[BaseModel]] = {"webhook": WebhookSpec, "email": EmailSpec}
+
+
 def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
     if len(parent) == 2 and parent[0] == "environments":
         model: type[BaseModel] | None = EnvironmentSpec
+    elif parent and parent[0] == "notify":
+        model = {2: NotifySpec, 3: _NOTIFY_PARTS.get(str(parent[-1]))}.get(len(parent))
     elif parent and isinstance(parent[-1], int):
         model = GateSpec
     else:
@@ -374,8 +448,25 @@ def _check_semantics(spec: ProjectSpec, locate: _Locator) -> None:
             )
     spec.environment_order  # noqa: B018 - raises SpecError on a cycle
     _check_gates(spec.gates, ("gates",), spec, locate)
+    _check_channel_names(spec, locate)
     for name, env in spec.environments.items():
         _check_gates(env.gates, ("environments", name, "gates"), spec, locate)
+
+
+def _check_channel_names(spec: ProjectSpec, locate: _Locator) -> None:
+    seen: set[str] = set()
+    for index, item in enumerate(spec.notify):
+        if item.name is None:
+            continue
+        try:
+            validate_name(item.name, what="channel name")
+        except ConfigError as exc:
+            raise locate.error(("notify", index, "name"), exc.message) from None
+        if item.name in seen:
+            raise locate.error(
+                ("notify", index, "name"), f"channel name '{item.name}' is used twice"
+            )
+        seen.add(item.name)
 
 
 def _check_gates(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from mlrelease.audit import record_event
+from mlrelease.audit import EventKind, record_event
 from mlrelease.errors import ConfigError, ConflictError, ModelNotFoundError, VersionNotFoundError
 from mlrelease.names import validate_name
 from mlrelease.registry.records import VersionStatus
@@ -110,7 +110,7 @@ def set_traffic(
         )
         record_event(
             connection,
-            kind="traffic.changed",
+            kind=EventKind.TRAFFIC_CHANGED,
             model=model,
             actor=actor,
             environment=environment,

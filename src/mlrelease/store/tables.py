@@ -165,6 +165,77 @@ class EventRow(Base):
     payload: Mapped[dict[str, Any]]
 
 
+class PromotionRow(Base):
+    """A request to put one version of a model into an environment, and its outcome."""
+
+    __tablename__ = "promotions"
+    __table_args__ = (Index("ix_promotions_model_env_status", "model_id", "environment", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    version: Mapped[int]
+    environment: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    approvals_required: Mapped[int]
+    allow_self_approval: Mapped[bool]
+    from_version: Mapped[int | None]  # what the environment ran when it was asked
+    gate_results: Mapped[list[Any]]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
+class DecisionRow(Base):
+    """One person's approval or rejection of a promotion request."""
+
+    __tablename__ = "promotion_decisions"
+    __table_args__ = (
+        UniqueConstraint("promotion_id", "actor", name="uq_promotion_decisions_actor"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    promotion_id: Mapped[int] = mapped_column(ForeignKey("promotions.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16))  # approve | reject
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class TokenRow(Base):
+    """An API token: only the sha256 of the secret is kept."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to tell tokens apart
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None]
+
+
+class OutboxRow(Base):
+    """One notification to deliver to one channel; written with the event it announces."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    channel: Mapped[str] = mapped_column(String(128))
+    message: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]  # a deliverer holds the row until then
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
 # Core tables, for the lean queries of the hot paths (one compiled statement, no ORM).
 class TrafficRow(Base):
     """How an environment's requests are split beyond its alias (the stable version)."""
@@ -228,3 +299,7 @@ events = cast(Table, EventRow.__table__)
 traffic = cast(Table, TrafficRow.__table__)
 predictions = cast(Table, PredictionRow.__table__)
 feedback = cast(Table, FeedbackRow.__table__)
+promotions = cast(Table, PromotionRow.__table__)
+decisions = cast(Table, DecisionRow.__table__)
+tokens = cast(Table, TokenRow.__table__)
+outbox = cast(Table, OutboxRow.__table__)
