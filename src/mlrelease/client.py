@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,7 @@ from mlrelease.pipeline.evaluate import (
     store_evaluation_set,
 )
 from mlrelease.pipeline.runs import RunInfo, RunLog, RunRecorder, get_run, list_runs
+from mlrelease.promotion import Policies, PromotionInfo, Promotions, PromotionStatus, live_at
 from mlrelease.registry.flavors import LoadedModel
 from mlrelease.registry.packaging import save_and_load
 from mlrelease.registry.records import ModelInfo, NewVersion, VersionInfo
@@ -48,6 +51,7 @@ from mlrelease.spec import LoadedSpec, gate_from_item, load_spec
 from mlrelease.store import Store
 
 if TYPE_CHECKING:
+    from mlrelease.notify import Outbox
     from mlrelease.pipeline.runner import Observer, PipelineResult
 
 __all__ = ["Client"]
@@ -141,9 +145,90 @@ class Client:
         """Load a version (``models:/NAME/3`` or ``models:/NAME@production``), sha256-verified."""
         return self.registry.load_model(self.resolve(ref))
 
-    def events(self, model: str | None = None) -> list[EventInfo]:
+    def events(
+        self,
+        model: str | None = None,
+        *,
+        environment: str | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[EventInfo]:
+        """The audit log, oldest first: who did what, when, why, from which version to which."""
         with self.store.read() as connection:
-            return list_events(connection, model=model)
+            return list_events(
+                connection, model=model, environment=environment, until=until, limit=limit
+            )
+
+    def live_at(self, model: str, at: datetime | None = None) -> dict[str, int]:
+        """What each environment served at ``at`` (now when None), replayed from the events."""
+        self.registry.model(model)  # a clear error for an unknown model
+        with self.store.read() as connection:
+            return live_at(connection, model, at)
+
+    # -- promotion ----------------------------------------------------------------------
+
+    @cached_property
+    def promotions(self) -> Promotions:
+        """Promote, approve, reject, roll back and archive under the project's policies."""
+        return Promotions(
+            self.store,
+            Policies.from_spec(self.project.spec if self.project else None),
+            check_gates=lambda model, version, env: self.check_gates(model, version, env=env),
+            announcer=self.outbox,
+        )
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Notifications for the project's channels (none without a ``notify:`` section)."""
+        from mlrelease.notify import Outbox
+
+        return Outbox.from_spec(self.store, self.project.spec if self.project else None)
+
+    def promote(
+        self, model: str, version: int, to: str, *, reason: str = "", actor: str | None = None
+    ) -> PromotionInfo:
+        return self.promotions.promote(
+            model, version, to, actor=actor or current_actor(), reason=reason
+        )
+
+    def approve(
+        self, request_id: int, *, reason: str = "", actor: str | None = None
+    ) -> PromotionInfo:
+        return self.promotions.approve(request_id, actor=actor or current_actor(), reason=reason)
+
+    def reject(self, request_id: int, *, reason: str, actor: str | None = None) -> PromotionInfo:
+        return self.promotions.reject(request_id, actor=actor or current_actor(), reason=reason)
+
+    def promotion_requests(
+        self,
+        *,
+        model: str | None = None,
+        environment: str | None = None,
+        status: PromotionStatus | None = PromotionStatus.PENDING,
+    ) -> list[PromotionInfo]:
+        """Promotion requests, newest first; by default those waiting for approval."""
+        return self.promotions.requests(model=model, environment=environment, status=status)
+
+    def archive(
+        self, model: str, version: int, *, reason: str = "", actor: str | None = None
+    ) -> int:
+        """Retire a version for good; returns how many waiting requests were cancelled."""
+        return self.promotions.archive(
+            model, version, actor=actor or current_actor(), reason=reason
+        )
+
+    def rollback(
+        self,
+        model: str,
+        environment: str,
+        *,
+        to: int | None = None,
+        reason: str,
+        actor: str | None = None,
+    ) -> EventInfo:
+        return self.promotions.rollback(
+            model, environment, to=to, actor=actor or current_actor(), reason=reason
+        )
 
     def register_model(
         self,

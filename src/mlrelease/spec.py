@@ -39,8 +39,10 @@ __all__ = [
     "StoreSpec",
     "TrainSpec",
     "WebhookSpec",
+    "default_environments",
     "gate_from_item",
     "load_spec",
+    "order_environments",
     "parse_spec",
 ]
 
@@ -186,7 +188,7 @@ class RegistrySpec(_Strict):
     trusted_types: list[str] = []
 
 
-def _default_environments() -> dict[str, EnvironmentSpec]:
+def default_environments() -> dict[str, EnvironmentSpec]:
     return {
         "dev": EnvironmentSpec(),
         "staging": EnvironmentSpec(after="dev"),
@@ -201,7 +203,7 @@ class ProjectSpec(_Strict):
     train: TrainSpec
     metrics: list[str] = []
     gates: list[GateItem] = []
-    environments: dict[str, EnvironmentSpec] = Field(default_factory=_default_environments)
+    environments: dict[str, EnvironmentSpec] = Field(default_factory=default_environments)
     store: StoreSpec = StoreSpec()
     registry: RegistrySpec = RegistrySpec()
     notify: list[NotifySpec] = []
@@ -227,7 +229,7 @@ class ProjectSpec(_Strict):
     @property
     def environment_order(self) -> list[str]:
         """Environments from first to last, following each one's ``after``."""
-        return _order_environments(self.environments)
+        return order_environments(self.environments)
 
     @property
     def first_environment(self) -> str:
@@ -255,7 +257,7 @@ def gate_from_item(item: GateItem, task: Task) -> Gate:
     return parse_gate(item.gate, task, env=item.env, confidence=item.confidence)
 
 
-def _order_environments(envs: Mapping[str, EnvironmentSpec]) -> list[str]:
+def order_environments(envs: Mapping[str, EnvironmentSpec]) -> list[str]:
     ordered: list[str] = []
     remaining = dict(envs)
     while remaining:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mlrelease.artifacts import ArtifactStore
-from mlrelease.audit import EventKind, record_event
+from mlrelease.audit import EventInfo, EventKind, record_event
 from mlrelease.errors import (
     AliasNotFoundError,
     ConflictError,
@@ -28,7 +28,7 @@ from mlrelease.registry.flavors import LoadedModel, get_flavor
 from mlrelease.registry.records import ModelInfo, NewVersion, VersionInfo, VersionStatus
 from mlrelease.store import Store, tables
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "lock_model", "move_alias", "version_row"]
 
 _V = tables.versions.c
 _M = tables.models.c
@@ -89,7 +89,7 @@ class Registry:
                 payload={"run_id": new.run_id, "metrics": new.metrics},
             )
             if alias is not None:
-                _move_alias(connection, model, model_id, alias, version_id, number, actor, "")
+                move_alias(connection, model, model_id, alias, version_id, number, actor=actor)
         values.pop("model_id")
         return VersionInfo(model=model, **values)
 
@@ -99,19 +99,21 @@ class Registry:
         """Point ``environment``'s alias at ``version``; returns the version it pointed at."""
         validate_name(environment, what="environment name")
         with self.store.write() as connection:
-            model_id, _ = _lock_model(connection, model)
-            target = connection.execute(
-                _VERSION_ID, {"model_id": model_id, "version": version}
-            ).one_or_none()
-            if target is None:
-                raise VersionNotFoundError(
-                    f"model '{model}' has no version {version}; see 'mlrelease versions {model}'"
-                )
-            if target.status == VersionStatus.ARCHIVED:
+            model_id, _ = lock_model(connection, model)
+            version_id, status = version_row(connection, model_id, version)
+            if status == VersionStatus.ARCHIVED:
                 raise ConflictError(f"{model} version {version} is archived and cannot go live")
-            return _move_alias(
-                connection, model, model_id, environment, target.id, version, actor, reason
+            event = move_alias(
+                connection,
+                model,
+                model_id,
+                environment,
+                version_id,
+                version,
+                actor=actor,
+                reason=reason,
             )
+            return event.from_version
 
     def _create_model(
         self, connection: Connection, name: str, task: str, *, actor: str, now: datetime
@@ -213,23 +215,45 @@ class Registry:
             raise ModelNotFoundError(_no_model_message(name))
 
 
-def _lock_model(connection: Connection, name: str) -> tuple[int, str]:
+def lock_model(connection: Connection, name: str) -> tuple[int, str]:
+    """Lock ``name``'s row for the rest of the transaction; returns (id, task).
+
+    Every change to a model's versions or aliases takes this lock first, so such
+    changes to one model happen one after another on PostgreSQL too.
+    """
     row = connection.execute(_LOCK_MODEL, {"name": name}).one_or_none()
     if row is None:
         raise ModelNotFoundError(_no_model_message(name))
     return int(row.id), str(row.task)
 
 
-def _move_alias(
+def version_row(connection: Connection, model_id: int, version: int) -> tuple[int, str]:
+    """The (id, status) of one version; raises VersionNotFoundError naming the command to list."""
+    row = connection.execute(_VERSION_ID, {"model_id": model_id, "version": version}).one_or_none()
+    if row is None:
+        raise VersionNotFoundError(_no_version_message(connection, model_id, version))
+    return int(row.id), str(row.status)
+
+
+def _no_version_message(connection: Connection, model_id: int, version: int) -> str:
+    name = connection.execute(select(_M.name).where(_M.id == model_id)).scalar_one()
+    return f"model '{name}' has no version {version}; see 'mlrelease versions {name}'"
+
+
+def move_alias(
     connection: Connection,
     model: str,
     model_id: int,
     environment: str,
     version_id: int,
     version: int,
+    *,
     actor: str,
-    reason: str,
-) -> int | None:
+    reason: str = "",
+    kind: str = EventKind.ALIAS_MOVED,
+    payload: dict[str, Any] | None = None,
+) -> EventInfo:
+    """Point the alias at ``version`` and record ``kind``; the caller holds the model lock."""
     key = {"model_id": model_id, "environment": environment}
     previous = connection.execute(_ALIAS_OF_MODEL, key).scalar_one_or_none()
     values = {"version_id": version_id, "updated_at": datetime.now(UTC), "updated_by": actor}
@@ -237,17 +261,17 @@ def _move_alias(
         connection.execute(_INSERT_ALIAS, {**key, **values})
     else:
         connection.execute(_UPDATE_ALIAS, {"b_model_id": model_id, "b_env": environment, **values})
-    record_event(
+    return record_event(
         connection,
-        kind=EventKind.ALIAS_MOVED,
+        kind=kind,
         model=model,
         actor=actor,
         environment=environment,
         from_version=previous,
         to_version=version,
         reason=reason,
+        payload=payload,
     )
-    return previous
 
 
 def _no_model_message(name: str) -> str:
