@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from mlrelease.artifacts import open_artifact_store
-from mlrelease.audit import EventInfo, current_actor, list_events
+from mlrelease.audit import EventInfo, EventKind, current_actor, list_events, record_event
 from mlrelease.data import build_profile
-from mlrelease.errors import ConfigError
+from mlrelease.errors import ConfigError, GateFailed
 from mlrelease.evaluation import Scored, Task, compute_metrics, confusion_matrix, known_metrics
 from mlrelease.gates import Gate, GateResult, evaluate_gates, parse_gate, raise_for_failed_gates
 from mlrelease.names import ModelRef
@@ -109,13 +109,29 @@ class Client:
         """Run the project's pipeline; raises DataCheckFailed or GateFailed when refused."""
         from mlrelease.pipeline.runner import run_pipeline  # loads scikit-learn
 
-        return run_pipeline(
-            self._require_project(),
-            self.registry,
-            actor=current_actor(),
-            force=force,
-            observer=observer,
-        )
+        project = self._require_project()
+        try:
+            return run_pipeline(
+                project, self.registry, actor=current_actor(), force=force, observer=observer
+            )
+        except GateFailed as exc:
+            self._announce_gate_failure(project.spec.model, exc)
+            raise
+
+    def _announce_gate_failure(self, model: str, failure: GateFailed) -> None:
+        with self.store.write() as connection:
+            event = record_event(
+                connection,
+                kind=EventKind.GATE_FAILED,
+                model=model,
+                actor=current_actor(),
+                reason=failure.message,
+                payload={
+                    "gates": failure.details.get("gates", []),
+                    "run_id": failure.details.get("run_id"),
+                },
+            )
+            self.outbox.announce(connection, event)
 
     def runs(self, model: str | None = None, *, limit: int = 20) -> list[RunInfo]:
         return list_runs(self.store, model=model, limit=limit)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,7 +25,9 @@ __all__ = [
     "OutputFormat",
     "ProjectFile",
     "console",
+    "deliver_notifications",
     "err_console",
+    "notifying_client",
     "open_client",
     "print_json",
 ]
@@ -61,6 +65,30 @@ def open_client(project_file: Path, *, require_project: bool = False) -> Client:
         return Client.from_project(project_file)
     settings = resolve_settings(None, base_dir=Path.cwd(), env=os.environ)
     return Client(settings)
+
+
+@contextmanager
+def notifying_client(project_file: Path, *, require_project: bool = False) -> Iterator[Client]:
+    """``open_client``, then send what the command announced (even when it was refused)."""
+    with open_client(project_file, require_project=require_project) as client:
+        try:
+            yield client
+        finally:
+            deliver_notifications(client)
+
+
+def deliver_notifications(client: Client) -> None:
+    """Send due notifications now; a receiver that is down gets them on a later try."""
+    if not client.outbox.channels:
+        return
+    report = client.outbox.deliver_due()
+    if report.delivered:
+        err_console.print(f"notified: {report.delivered} message(s) delivered")
+    if report.retrying or report.failed:
+        err_console.print(
+            f"{report.retrying + report.failed} notification(s) not delivered yet; they stay "
+            "in the outbox: see 'mlrelease notify status', retry with 'mlrelease notify deliver'"
+        )
 
 
 def print_json(data: Any) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import typer
 from rich.table import Table
@@ -23,16 +23,12 @@ from mlrelease.cli._common import (
     OutputFormat,
     ProjectFile,
     console,
-    err_console,
-    open_client,
+    notifying_client,
     print_json,
 )
 from mlrelease.cli.render import gates_table, timestamp
 from mlrelease.errors import ConfigError
 from mlrelease.promotion.records import PromotionInfo, PromotionStatus
-
-if TYPE_CHECKING:
-    from mlrelease.client import Client
 
 __all__ = ["register"]
 
@@ -85,25 +81,8 @@ def _backend(project_file: Path, server: str | None) -> Iterator[Backend]:
         with RemoteClient.from_env(server) as remote:
             yield remote
         return
-    with open_client(project_file) as client:
-        try:
-            yield client
-        finally:  # a refusal may have announced something too (gate failed)
-            _deliver_notifications(client)
-
-
-def _deliver_notifications(client: Client) -> None:
-    """Send what the command announced now; a receiver that is down gets it later."""
-    if not client.outbox.channels:
-        return
-    report = client.outbox.deliver_due()
-    if report.delivered:
-        console.print(f"notified: {report.delivered} message(s) delivered")
-    if report.retrying or report.failed:
-        err_console.print(
-            f"{report.retrying + report.failed} notification(s) not delivered yet; "
-            "they stay in the outbox: run 'mlrelease notify deliver' or 'mlrelease notify status'"
-        )
+    with notifying_client(project_file) as client:
+        yield client
 
 
 def promote(

@@ -14,6 +14,7 @@ from mlrelease.cli._common import (
     OutputFormat,
     ProjectFile,
     console,
+    notifying_client,
     open_client,
     print_json,
 )
@@ -40,7 +41,7 @@ def run(
     Exit code 1 when a data check or a quality gate refuses (nothing is registered),
     2 when the project file is invalid.
     """
-    with open_client(project_file, require_project=True) as client:
+    with notifying_client(project_file, require_project=True) as client:
         with StepProgress() as progress:
             result = client.run(force=force, observer=progress)
         report_pipeline_result(result)
