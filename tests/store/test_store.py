@@ -121,3 +121,28 @@ def test_an_older_database_is_upgraded_in_place_keeping_its_rows(db_url: str) ->
         assert names == ["kept"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("created_by", ["create", "migrations"])
+def test_the_database_itself_refuses_to_edit_or_delete_events(db_url: str, created_by: str) -> None:
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DatabaseError
+
+    from mlrelease.audit import record_event
+
+    store = Store.open(db_url) if created_by == "create" else Store.connect(db_url)
+    try:
+        if created_by == "migrations":
+            store.upgrade()
+        with store.write() as connection:
+            record_event(connection, kind="model.created", model="m", actor="a")
+        for statement in (
+            update(tables.events).values(actor="someone else"),
+            delete(tables.events),
+        ):
+            with pytest.raises(DatabaseError, match="append-only"), store.write() as connection:
+                connection.execute(statement)
+        with store.read() as connection:
+            assert [row.actor for row in connection.execute(tables.events.select())] == ["a"]
+    finally:
+        store.close()

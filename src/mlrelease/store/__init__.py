@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from mlrelease.errors import StoreError
 from mlrelease.store import tables
+from mlrelease.store.append_only import install_append_only_triggers
 from mlrelease.store.engine import WRITE_OPTION, make_engine, normalise_url
 from mlrelease.store.migrations import HEAD_REVISION, upgrade_to_head
 
@@ -129,6 +130,7 @@ class Store:
             if _current_revision(connection) is not None:
                 return  # another process created it while we waited
             tables.Base.metadata.create_all(connection)
+            install_append_only_triggers(connection)
             connection.execute(
                 text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
             )

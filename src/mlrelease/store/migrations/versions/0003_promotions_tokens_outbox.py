@@ -10,13 +10,27 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mlrelease.store.append_only import install_append_only_triggers
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+_DROP_TRIGGERS = {
+    "sqlite": (
+        "DROP TRIGGER IF EXISTS events_no_update",
+        "DROP TRIGGER IF EXISTS events_no_delete",
+    ),
+    "postgresql": (
+        "DROP TRIGGER IF EXISTS events_append_only ON events",
+        "DROP FUNCTION IF EXISTS mlrelease_events_append_only()",
+    ),
+}
+
 
 def upgrade() -> None:
+    install_append_only_triggers(op.get_bind())
     op.create_table(
         "tokens",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -101,6 +115,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for statement in _DROP_TRIGGERS.get(op.get_bind().dialect.name, ()):
+        op.execute(statement)
     op.drop_index(op.f("ix_promotion_decisions_promotion_id"), table_name="promotion_decisions")
     op.drop_table("promotion_decisions")
     op.drop_index("ix_promotions_model_env_status", table_name="promotions")
