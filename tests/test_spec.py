@@ -128,3 +128,19 @@ def test_load_spec_accepts_a_directory(tmp_path: Path) -> None:
     (tmp_path / "mlrelease.yaml").write_text(VALID)
     loaded = load_spec(tmp_path, {})
     assert loaded.project_dir == tmp_path.resolve()
+
+
+def test_a_channel_subscribes_with_a_plain_on_key_and_unknown_topics_are_named() -> None:
+    from mlrelease.spec import parse_spec
+
+    base = (
+        "model: m\ntask: classification\n"
+        "data: {source: 'sklearn:load_iris', target: target}\n"
+        "train: {estimator: sklearn.linear_model.LogisticRegression}\n"
+        "notify:\n  - slack: https://hooks.example.com/x\n"
+    )
+    spec = parse_spec(base + "    on: [promoted, rolled_back]\n", env={})
+    assert spec.notify[0].on == ["promoted", "rolled_back"]
+    assert list(spec.channels) == ["slack"]
+    with pytest.raises(SpecError, match=r"mlrelease.yaml:6: notify\[0\].*unknown topic 'promote'"):
+        parse_spec(base + "    on: [promote]\n", env={})

@@ -310,8 +310,8 @@ def parse_spec(
     text: str, *, env: Mapping[str, str], filename: str = DEFAULT_FILENAME
 ) -> ProjectSpec:
     try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
+        raw = yaml.load(text, Loader=_Yaml12BoolLoader)
+        root = yaml.compose(text, Loader=_Yaml12BoolLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark is not None else filename
@@ -333,6 +333,24 @@ def parse_spec(
     _check_semantics(spec, locate)
     return spec
 
+
+class _Yaml12BoolLoader(yaml.SafeLoader):
+    """Safe loading where only true/false are booleans (YAML 1.2).
+
+    YAML 1.1 also reads on/off/yes/no as booleans, which turns the key ``on:`` of a
+    notification channel into ``True``.
+    """
+
+
+_Yaml12BoolLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12BoolLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -33,7 +34,7 @@ def number(value: Any) -> str:
 
 def render_error(exc: MlreleaseError) -> None:
     for line in exc.message.splitlines() or [exc.message]:
-        err_console.print(f"[bold red]error:[/] {line}", markup=True)
+        err_console.print(f"[bold red]error:[/] {escape(line)}", markup=True)
     if exc.details.get("checks"):
         err_console.print(checks_table(exc.details["checks"]))
     if exc.details.get("gates"):

@@ -1,0 +1,195 @@
+"""`mlrelease notify test|deliver|status` against a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mlrelease.audit import EventKind, record_event
+from mlrelease.cli import app
+from mlrelease.cli import notify as notify_cli
+from mlrelease.client import Client
+from mlrelease.notify import Outbox
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+class Receiver:
+    """Records each POST body; answers ``status``. Bound at once, listening after start()."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.bodies: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.bodies.append(json.loads(body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, False)
+        self.server.server_bind()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.server.server_activate()
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,))
+        self.thread.start()
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.server.shutdown()
+            self.thread.join()
+        self.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def write_project(folder: Path, *channels: str) -> None:
+    assert invoke("init")[0] == 0
+    if channels:
+        with (folder / "mlrelease.yaml").open("a") as file:
+            file.write("notify:\n" + "".join(channels))
+
+
+def webhook(name: str, url: str) -> str:
+    return f"  - name: {name}\n    webhook: {{url: '{url}', secret: s3cret}}\n"
+
+
+def test_notify_test_sends_to_a_live_receiver(isolated_env: Path, receiver: Receiver) -> None:
+    receiver.start()
+    write_project(isolated_env, webhook("hook", receiver.url))
+    code, output = invoke("notify", "test")
+    assert code == 0, output
+    assert output.strip() == "ok  hook (webhook)"
+    (body,) = receiver.bodies
+    assert body["kind"] == "notify.test" and "'hook'" in body["text"]
+
+
+def test_notify_test_against_a_down_receiver_exits_1_with_one_line(
+    isolated_env: Path, receiver: Receiver
+) -> None:
+    write_project(isolated_env, webhook("hook", receiver.url))
+    code, output = invoke("notify", "test", "--channel", "hook")
+    assert code == 1
+    (line,) = output.strip().splitlines()
+    assert line.startswith(f"error: channel 'hook': cannot reach {receiver.url[:-5]}: ")
+    assert "s3cret" not in output
+
+
+def test_notify_test_reports_each_channel(isolated_env: Path, receiver: Receiver) -> None:
+    receiver.start()
+    down = Receiver()
+    try:
+        write_project(isolated_env, webhook("good", receiver.url), webhook("bad", down.url))
+        code, output = invoke("notify", "test")
+    finally:
+        down.close()
+    assert code == 1
+    assert output.splitlines()[0] == "ok  good (webhook)"
+    assert output.splitlines()[1].startswith("error: channel 'bad': cannot reach")
+    assert len(receiver.bodies) == 1
+
+
+def test_an_unknown_channel_is_a_config_error(isolated_env: Path) -> None:
+    write_project(isolated_env, webhook("hook", "http://127.0.0.1:9/"))
+    code, output = invoke("notify", "test", "-c", "nope")
+    assert code == 2 and "no notification channel named 'nope'; configured: hook" in output
+
+
+def test_without_a_notify_section_it_says_how_to_add_one(isolated_env: Path) -> None:
+    write_project(isolated_env)
+    code, output = invoke("notify", "test")
+    assert code == 2
+    assert "no notification channels configured" in output
+    assert "slack: ${SLACK_WEBHOOK_URL}" in output and "webhook:" in output
+
+
+def test_without_a_project_file_it_says_so(isolated_env: Path) -> None:
+    code, output = invoke("notify", "deliver")
+    assert code == 2 and "project file not found" in output and "notify:" in output
+
+
+def _announce_one(folder: Path) -> None:
+    with Client.from_project(folder) as client:
+        spec = client.project.spec if client.project else None
+        outbox = Outbox.from_spec(client.store, spec)
+        with client.store.write() as connection:
+            event = record_event(
+                connection, kind=EventKind.PROMOTED, model="breast-cancer", actor="alice"
+            )
+            outbox.announce(connection, event)
+
+
+def test_deliver_then_status(isolated_env: Path, receiver: Receiver) -> None:
+    write_project(isolated_env, webhook("hook", receiver.url))
+    _announce_one(isolated_env)
+
+    code, output = invoke("notify", "deliver")  # the receiver is down
+    assert code == 0 and "delivered 0, retrying 1, failed 0" in output
+    assert "#1 hook: cannot reach" in output
+    code, output = invoke("notify", "status", "-o", "json")
+    status = json.loads(output)
+    assert status["counts"] == {"pending": 1, "delivered": 0, "failed": 0}
+    (entry,) = status["entries"]
+    assert entry["channel"] == "hook" and entry["attempts"] == 1
+    assert entry["kind"] == "promotion.promoted" and "cannot reach" in entry["last_error"]
+    code, output = invoke("notify", "status")
+    assert code == 0 and output.startswith("pending 1, delivered 0, failed 0")
+    assert "│ 1  │ hook" in output
+
+    receiver.start()
+    assert "retrying 0" in invoke("notify", "deliver")[1]  # backoff: not due yet
+    assert receiver.bodies == []
+
+
+def test_deliver_watch_runs_rounds_until_ctrl_c(
+    isolated_env: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver.start()
+    write_project(isolated_env, webhook("hook", receiver.url))
+    _announce_one(isolated_env)
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(notify_cli, "_sleep", sleep)
+    code, output = invoke("notify", "deliver", "--watch", "--interval", "0.5")
+    assert code == 0, output
+    assert "delivered 1, retrying 0, failed 0" in output and "stopped" in output
+    assert pauses == [0.5, 0.5]
+    assert [body["kind"] for body in receiver.bodies] == ["promotion.promoted"]
