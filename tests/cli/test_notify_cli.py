@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Iterator
@@ -32,12 +34,14 @@ class Receiver:
     def __init__(self) -> None:
         self.status = 200
         self.bodies: list[dict[str, Any]] = []
+        self.signatures: list[tuple[str, bytes]] = []  # (X-Mlrelease-Signature, raw body)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.bodies.append(json.loads(body))
+                receiver.signatures.append((self.headers.get("X-Mlrelease-Signature", ""), body))
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -193,3 +197,39 @@ def test_deliver_watch_runs_rounds_until_ctrl_c(
     assert "delivered 1, retrying 0, failed 0" in output and "stopped" in output
     assert pauses == [0.5, 0.5]
     assert [body["kind"] for body in receiver.bodies] == ["promotion.promoted"]
+
+
+def test_the_promotion_flow_notifies_each_step_signed(
+    isolated_env: Path, receiver: Receiver
+) -> None:
+    receiver.start()
+    assert invoke("quickstart")[0] == 0
+    topics = "    on: [approval_requested, promoted, rejected, rolled_back]\n"
+    with (isolated_env / "mlrelease.yaml").open("a") as file:
+        file.write("notify:\n" + webhook("team", receiver.url) + topics)
+
+    steps = [
+        ("promote", "breast-cancer", "1", "--to", "staging"),
+        ("promote", "breast-cancer", "1", "--to", "production"),
+    ]
+    for step in steps:
+        code, output = invoke(*step)
+        assert code == 0, output
+    result = runner.invoke(
+        app, ["approve", "2"], env={"MLRELEASE_ACTOR": "bob"}, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert invoke("quickstart", "--force")[0] == 0  # v2 -> dev: not a subscribed topic
+    code, output = invoke("rollback", "breast-cancer", "--env", "dev", "--reason", "errors")
+    assert code == 0, output
+
+    received = [(b["kind"], b["environment"], b["to_version"]) for b in receiver.bodies]
+    assert received == [
+        ("promotion.promoted", "staging", 1),
+        ("promotion.requested", "production", 1),
+        ("promotion.promoted", "production", 1),
+        ("alias.rolled_back", "dev", 1),
+    ]
+    for signature, body in receiver.signatures:
+        expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        assert signature == f"sha256={expected}"
