@@ -47,6 +47,8 @@ class EventKind:
     DRIFT_DETECTED = "drift.detected"
     RETRAIN_STARTED = "retrain.started"
     RETRAIN_FINISHED = "retrain.finished"
+    TOKEN_CREATED = "token.created"  # recorded with model "" (never a model's name)
+    TOKEN_REVOKED = "token.revoked"
 
 
 # The events a notification channel can subscribe to (``notify[].on`` in the project

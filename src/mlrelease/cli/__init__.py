@@ -15,7 +15,18 @@ import typer
 from typer.core import TyperGroup
 
 from mlrelease import __version__
-from mlrelease.cli import db, models, predictions, project, runs, serve
+from mlrelease.cli import (
+    db,
+    models,
+    notify,
+    predictions,
+    project,
+    promotion,
+    runs,
+    serve,
+    server,
+    tokens,
+)
 from mlrelease.cli.render import render_error
 from mlrelease.errors import MlreleaseError
 
@@ -63,9 +74,13 @@ def _root(
 project.register(app)
 runs.register(app)
 models.register(app)
+promotion.register(app)
 serve.register(app)
 predictions.register(app)
+notify.register(app)
+server.register(app)
 app.add_typer(db.app, name="db")
+app.add_typer(tokens.app, name="token")
 
 
 def main() -> None:

@@ -67,6 +67,13 @@ def serve(
     rate_limit: Annotated[
         str | None, typer.Option(help="Requests per token (or client address), e.g. 100/s.")
     ] = None,
+    api: Annotated[
+        bool,
+        typer.Option(
+            "--api/--no-api",
+            help="Also answer the control-plane API under /api (API tokens, see `token`).",
+        ),
+    ] = True,
     project_file: ProjectFile = DEFAULT_FILE,
 ) -> None:
     """Serve a model over HTTP: POST /predict, Open Inference Protocol v2, /metrics.
@@ -104,9 +111,12 @@ def serve(
             log_sample=log_sample,
             require_token=require_token,
             rate_limit=rate_limit,
+            control_plane=api,
+            project_file=str(project_file.resolve()) if project_file.exists() else None,
         )
     console.print(
-        f"serving {model}@{env} on http://{host}:{port}  (POST /predict, /v2/..., /metrics)"
+        f"serving {model}@{env} on http://{host}:{port}  (POST /predict, /v2/..., /metrics"
+        + (", /api)" if api else ")")
     )
     run_server(config, host=host, port=port, workers=workers, tokens=tokens)
 

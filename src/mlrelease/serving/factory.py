@@ -2,6 +2,11 @@
 
 ``ServeConfig`` is JSON-serialisable so that ``--workers N`` can hand it to
 worker processes through the environment (``MLRELEASE_SERVE_CONFIG``).
+
+Unless ``control_plane`` is off, the control-plane API is mounted at ``/api``
+after every data-plane route, so ``/predict`` is matched exactly as before. Each
+worker process mounts its own copy over its own client: the API keeps no state
+outside the metadata store, so any worker can answer any call.
 """
 
 from __future__ import annotations
@@ -11,10 +16,17 @@ import os
 import signal
 import sys
 import tempfile
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlrelease.artifacts import open_artifact_store
 from mlrelease.registry.service import Registry
@@ -24,6 +36,9 @@ from mlrelease.serving.predlog import PredictionLog
 from mlrelease.serving.runtime import Runtime
 from mlrelease.settings import Settings
 from mlrelease.store import Store
+
+if TYPE_CHECKING:
+    from mlrelease.client import Client
 
 __all__ = ["CONFIG_VARIABLE", "ServeConfig", "app_from_environment", "build_app", "run_server"]
 
@@ -49,6 +64,8 @@ class ServeConfig:
     require_token: bool = False
     rate_limit: str | None = None
     poll_interval: float = 0.5
+    control_plane: bool = True  # also answer the control-plane API under /api
+    project_file: str | None = None  # its environments' promotion rules, for /api
 
     @classmethod
     def from_settings(cls, settings: Settings, **values: object) -> ServeConfig:
@@ -105,7 +122,75 @@ def build_app(config: ServeConfig, *, tokens: str = "") -> Starlette:
     predlog = (
         PredictionLog(store, sample_rate=config.log_sample) if config.log_predictions else None
     )
-    return create_app(runtime, options, predlog=predlog)
+    app = create_app(runtime, options, predlog=predlog)
+    if config.control_plane:
+        _mount_control_plane(app, config)
+    return app
+
+
+def _mount_control_plane(app: Starlette, config: ServeConfig) -> None:
+    """Append ``/api`` (after the data plane's routes) and close its client at shutdown."""
+    control_plane = _ControlPlane(config)
+    app.router.routes.append(Mount("/api", app=control_plane))
+    # Starlette runs no lifespan of a mounted app: close the client in the outer one.
+    serve_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(outer: Starlette) -> AsyncIterator[None]:
+        try:
+            async with serve_lifespan(outer):
+                yield
+        finally:
+            control_plane.close()
+
+    app.router.lifespan_context = lifespan
+
+
+class _ControlPlane:
+    """The control-plane API, built on its first request.
+
+    FastAPI and the client load only when someone calls ``/api``, so they add
+    nothing to a model server's start-up time.
+    """
+
+    def __init__(self, config: ServeConfig) -> None:
+        self._config = config
+        self._client: Client | None = None
+        self._app: ASGIApp | None = None
+        self._building = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = await run_in_threadpool(self._build)
+        await self._app(scope, receive, send)
+
+    def _build(self) -> ASGIApp:
+        from mlrelease.api import create_api
+
+        with self._building:  # two first requests at once build it once
+            if self._app is None:
+                self._client = _control_plane_client(self._config)
+                self._app = create_api(self._client, prefix="")
+            return self._app
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def _control_plane_client(config: ServeConfig) -> Client:
+    """A client over the same stores as the data plane, with the project's rules."""
+    from mlrelease.client import Client
+    from mlrelease.spec import load_spec
+
+    settings = Settings(
+        db_url=config.db_url,
+        artifacts_url=config.artifacts_url,
+        base_dir=Path(config.base_dir),
+        trusted_types=config.trusted_types,
+    )
+    project = load_spec(Path(config.project_file)) if config.project_file else None
+    return Client(settings, project=project)
 
 
 def run_server(config: ServeConfig, *, host: str, port: int, workers: int, tokens: str) -> None:

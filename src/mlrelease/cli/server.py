@@ -1,0 +1,41 @@
+"""The control-plane server: mlrelease server."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from mlrelease.cli._common import DEFAULT_FILE, ProjectFile, console, open_client
+
+__all__ = ["register"]
+
+
+def server(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to bind.")] = 8080,
+    project_file: ProjectFile = DEFAULT_FILE,
+) -> None:
+    """Run the control-plane API (/api: models, promotions, approvals, events, tokens).
+
+    Every request needs 'Authorization: Bearer TOKEN' (see `mlrelease token create`);
+    the OpenAPI document is at /api/openapi.json, interactive docs at /api/docs.
+    Promotion rules come from the project file (or the defaults without one).
+    Stop with Ctrl-C or SIGTERM.
+    """
+    import uvicorn
+
+    from mlrelease.api import create_api
+
+    with open_client(project_file) as client:
+        console.print(f"mlrelease control plane on http://{host}:{port}/api  (docs: /api/docs)")
+        # uvicorn re-raises SIGTERM once it has shut down gracefully; exit 0 instead, as a
+        # process manager expects of a clean stop (the client is closed on the way out).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        uvicorn.run(create_api(client), host=host, port=port, timeout_graceful_shutdown=30)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(server)
