@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from mlrelease.auth import Role
+from mlrelease.notify import DeliveryPump, Outbox
+from mlrelease.spec import NotifySpec, WebhookSpec
 
+from ..receivers import Receiver
 from ._setup import MODEL, assert_error_shape
 from .conftest import Api
 
@@ -220,3 +224,28 @@ def test_a_token_with_an_unknown_role_is_refused(api: Api) -> None:
     )
     assert answer.status_code == 422
     assert "viewer, operator, approver, admin" in answer.json()["error"]["message"]
+
+
+def test_a_change_through_the_api_is_notified_by_the_server(api: Api) -> None:
+    receiver = Receiver()
+    receiver.start()
+    try:
+        channel = NotifySpec(webhook=WebhookSpec(url=receiver.url()), on=["promoted"])
+        outbox = Outbox(api.client.store, {"hook": channel})
+        api.client.outbox = outbox  # what a project file's notify: section would give
+        api.http.app.state.notifications = DeliveryPump(outbox, interval=60)
+        try:
+            _promote(api, 1, "dev")
+            deadline = time.monotonic() + 10
+            while not receiver.accepted() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            api.http.app.state.notifications.stop()
+    finally:
+        receiver.close()
+    (message,) = [request.json() for request in receiver.accepted()]
+    assert (message["kind"], message["actor"], message["environment"]) == (
+        "promotion.promoted",
+        "ci",
+        "dev",
+    )

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,50 +18,14 @@ from mlrelease.cli import notify as notify_cli
 from mlrelease.client import Client
 from mlrelease.notify import Outbox
 
+from ..receivers import Receiver
+
 runner = CliRunner()
 
 
 def invoke(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, list(args), catch_exceptions=False)
     return result.exit_code, result.output
-
-
-class Receiver:
-    """Records each POST body; answers ``status``. Bound at once, listening after start()."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.bodies: list[dict[str, Any]] = []
-        self.signatures: list[tuple[str, bytes]] = []  # (X-Mlrelease-Signature, raw body)
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.bodies.append(json.loads(body))
-                receiver.signatures.append((self.headers.get("X-Mlrelease-Signature", ""), body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, False)
-        self.server.server_bind()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.server.server_activate()
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,))
-        self.thread.start()
-
-    def close(self) -> None:
-        if self.thread is not None:
-            self.server.shutdown()
-            self.thread.join()
-        self.server.server_close()
 
 
 @pytest.fixture(autouse=True)
@@ -75,9 +37,14 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    """Down until the test starts it."""
     server = Receiver()
     yield server
     server.close()
+
+
+def bodies(receiver: Receiver) -> list[dict[str, Any]]:
+    return [request.json() for request in receiver.accepted()]
 
 
 def write_project(folder: Path, *channels: str) -> None:
@@ -93,22 +60,22 @@ def webhook(name: str, url: str) -> str:
 
 def test_notify_test_sends_to_a_live_receiver(isolated_env: Path, receiver: Receiver) -> None:
     receiver.start()
-    write_project(isolated_env, webhook("hook", receiver.url))
+    write_project(isolated_env, webhook("hook", receiver.url()))
     code, output = invoke("notify", "test")
     assert code == 0, output
     assert output.strip() == "ok  hook (webhook)"
-    (body,) = receiver.bodies
+    (body,) = bodies(receiver)
     assert body["kind"] == "notify.test" and "'hook'" in body["text"]
 
 
 def test_notify_test_against_a_down_receiver_exits_1_with_one_line(
     isolated_env: Path, receiver: Receiver
 ) -> None:
-    write_project(isolated_env, webhook("hook", receiver.url))
+    write_project(isolated_env, webhook("hook", receiver.url()))
     code, output = invoke("notify", "test", "--channel", "hook")
     assert code == 1
     (line,) = output.strip().splitlines()
-    assert line.startswith(f"error: channel 'hook': cannot reach {receiver.url[:-5]}: ")
+    assert line.startswith(f"error: channel 'hook': cannot reach {receiver.url()[:-5]}: ")
     assert "s3cret" not in output
 
 
@@ -116,14 +83,14 @@ def test_notify_test_reports_each_channel(isolated_env: Path, receiver: Receiver
     receiver.start()
     down = Receiver()
     try:
-        write_project(isolated_env, webhook("good", receiver.url), webhook("bad", down.url))
+        write_project(isolated_env, webhook("good", receiver.url()), webhook("bad", down.url()))
         code, output = invoke("notify", "test")
     finally:
         down.close()
     assert code == 1
     assert output.splitlines()[0] == "ok  good (webhook)"
     assert output.splitlines()[1].startswith("error: channel 'bad': cannot reach")
-    assert len(receiver.bodies) == 1
+    assert len(bodies(receiver)) == 1
 
 
 def test_an_unknown_channel_is_a_config_error(isolated_env: Path) -> None:
@@ -157,7 +124,7 @@ def _announce_one(folder: Path) -> None:
 
 
 def test_deliver_then_status(isolated_env: Path, receiver: Receiver) -> None:
-    write_project(isolated_env, webhook("hook", receiver.url))
+    write_project(isolated_env, webhook("hook", receiver.url()))
     _announce_one(isolated_env)
 
     code, output = invoke("notify", "deliver")  # the receiver is down
@@ -175,14 +142,14 @@ def test_deliver_then_status(isolated_env: Path, receiver: Receiver) -> None:
 
     receiver.start()
     assert "retrying 0" in invoke("notify", "deliver")[1]  # backoff: not due yet
-    assert receiver.bodies == []
+    assert bodies(receiver) == []
 
 
 def test_deliver_watch_runs_rounds_until_ctrl_c(
     isolated_env: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     receiver.start()
-    write_project(isolated_env, webhook("hook", receiver.url))
+    write_project(isolated_env, webhook("hook", receiver.url()))
     _announce_one(isolated_env)
     pauses: list[float] = []
 
@@ -196,7 +163,7 @@ def test_deliver_watch_runs_rounds_until_ctrl_c(
     assert code == 0, output
     assert "delivered 1, retrying 0, failed 0" in output and "stopped" in output
     assert pauses == [0.5, 0.5]
-    assert [body["kind"] for body in receiver.bodies] == ["promotion.promoted"]
+    assert [body["kind"] for body in bodies(receiver)] == ["promotion.promoted"]
 
 
 def test_the_promotion_flow_notifies_each_step_signed(
@@ -206,7 +173,7 @@ def test_the_promotion_flow_notifies_each_step_signed(
     assert invoke("quickstart")[0] == 0
     topics = "    on: [approval_requested, promoted, rejected, rolled_back]\n"
     with (isolated_env / "mlrelease.yaml").open("a") as file:
-        file.write("notify:\n" + webhook("team", receiver.url) + topics)
+        file.write("notify:\n" + webhook("team", receiver.url()) + topics)
 
     steps = [
         ("promote", "breast-cancer", "1", "--to", "staging"),
@@ -223,13 +190,14 @@ def test_the_promotion_flow_notifies_each_step_signed(
     code, output = invoke("rollback", "breast-cancer", "--env", "dev", "--reason", "errors")
     assert code == 0, output
 
-    received = [(b["kind"], b["environment"], b["to_version"]) for b in receiver.bodies]
+    received = [(b["kind"], b["environment"], b["to_version"]) for b in bodies(receiver)]
     assert received == [
         ("promotion.promoted", "staging", 1),
         ("promotion.requested", "production", 1),
         ("promotion.promoted", "production", 1),
         ("alias.rolled_back", "dev", 1),
     ]
-    for signature, body in receiver.signatures:
-        expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-        assert signature == f"sha256={expected}"
+    for request in receiver.accepted():
+        expected = hmac.new(b"s3cret", request.body, hashlib.sha256).hexdigest()
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        assert headers["x-mlrelease-signature"] == f"sha256={expected}"

@@ -9,16 +9,12 @@ from __future__ import annotations
 import email
 import email.policy
 import ipaddress
-import json
 import socket
 import ssl
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +23,8 @@ import pytest
 from mlrelease.audit import EventInfo, EventKind, record_event
 from mlrelease.notify import Outbox
 from mlrelease.store import Store
+
+from ..receivers import Receiver
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -78,81 +76,7 @@ def announce(
     return event
 
 
-# --- an HTTP receiver ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    status: int  # what the receiver answered
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """Records every POST; answers ``status`` (and ``location`` for a redirect)."""
-
-    status: int = 200
-    location: str = ""
-    delay: float = 0.0  # seconds each answer takes, to make deliverers overlap
-    requests: list[Received] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(), False)
-        self._server.daemon_threads = True
-        self._server.server_bind()  # the port is ours, but nothing listens yet
-        self.port = int(self._server.server_address[1])
-        self._thread: threading.Thread | None = None
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def start(self) -> None:
-        self._server.server_activate()
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
-        self._thread.start()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
-
-    def accepted(self) -> list[Received]:
-        with self._lock:
-            return [request for request in self.requests if 200 <= request.status < 300]
-
-    def _record(self, request: Received) -> None:
-        with self._lock:
-            self.requests.append(request)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                status = receiver.status
-                receiver._record(Received(self.path, dict(self.headers.items()), body, status))
-                answer = b"ok" if status < 300 else b"receiver says no"
-                self.send_response(status)
-                if receiver.location:
-                    self.send_header("Location", receiver.location)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        return Handler
+# --- an HTTP receiver (tests/receivers.py) ---------------------------------------------
 
 
 @pytest.fixture

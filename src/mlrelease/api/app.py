@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
 
 from mlrelease import __version__
 from mlrelease.api import promotions, registry, tokens
 from mlrelease.api.errors import install_error_handler
 from mlrelease.auth import Tokens
 from mlrelease.client import Client
+from mlrelease.notify import DeliveryPump
 
 __all__ = ["API_PREFIX", "create_api"]
 
@@ -39,7 +42,18 @@ def create_api(client: Client, *, prefix: str = API_PREFIX) -> FastAPI:
     )
     app.state.client = client
     app.state.tokens = Tokens(client.store)
+    app.state.notifications = DeliveryPump(client.outbox)
     for router in (registry.router, promotions.router, tokens.router):
         app.include_router(router, prefix=prefix)
     install_error_handler(app)
+    app.middleware("http")(_deliver_after_changes)
     return app
+
+
+async def _deliver_after_changes(request: Request, call_next: Any) -> Response:
+    # Any call that changes state may have announced something (a refusal too: a
+    # failed gate); the pump sends it from its own thread, after this answer.
+    response: Response = await call_next(request)
+    if request.method != "GET":
+        request.app.state.notifications.kick()
+    return response

@@ -34,7 +34,12 @@ def server(
         # uvicorn re-raises SIGTERM once it has shut down gracefully; exit 0 instead, as a
         # process manager expects of a clean stop (the client is closed on the way out).
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(create_api(client), host=host, port=port, timeout_graceful_shutdown=30)
+        api = create_api(client)
+        api.state.notifications.kick()  # and retry what an earlier run left undelivered
+        try:
+            uvicorn.run(api, host=host, port=port, timeout_graceful_shutdown=30)
+        finally:
+            api.state.notifications.stop()
 
 
 def register(app: typer.Typer) -> None:

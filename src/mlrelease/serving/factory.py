@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from mlrelease.artifacts import open_artifact_store
 from mlrelease.registry.service import Registry
@@ -38,6 +38,8 @@ from mlrelease.settings import Settings
 from mlrelease.store import Store
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from mlrelease.client import Client
 
 __all__ = ["CONFIG_VARIABLE", "ServeConfig", "app_from_environment", "build_app", "run_server"]
@@ -156,7 +158,7 @@ class _ControlPlane:
     def __init__(self, config: ServeConfig) -> None:
         self._config = config
         self._client: Client | None = None
-        self._app: ASGIApp | None = None
+        self._app: FastAPI | None = None
         self._building = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,7 +166,7 @@ class _ControlPlane:
             self._app = await run_in_threadpool(self._build)
         await self._app(scope, receive, send)
 
-    def _build(self) -> ASGIApp:
+    def _build(self) -> FastAPI:
         from mlrelease.api import create_api
 
         with self._building:  # two first requests at once build it once
@@ -174,6 +176,8 @@ class _ControlPlane:
             return self._app
 
     def close(self) -> None:
+        if self._app is not None:
+            self._app.state.notifications.stop()
         if self._client is not None:
             self._client.close()
 
