@@ -7,6 +7,7 @@ the end-to-end test starts `mlrelease server` as a REAL process on 127.0.0.1
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -21,8 +22,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from mlrelease.api import create_api
+from mlrelease.cli import app
 from mlrelease.client import Client
 from mlrelease.errors import (
     ConfigError,
@@ -208,6 +211,12 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
         process.wait(timeout=STOP_TIMEOUT)
 
 
+def _cli(env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def test_promote_and_approve_through_a_real_server(isolated_env: Path) -> None:
     with Client.open(base_dir=isolated_env, env={}) as local:  # the defaults the server opens
         register_versions(local)
@@ -221,10 +230,14 @@ def test_promote_and_approve_through_a_real_server(isolated_env: Path) -> None:
             for env in ("dev", "staging"):
                 assert ci.promote(MODEL, 1, env).status is PromotionStatus.PROMOTED
             waiting = ci.promote(MODEL, 1, "production", reason="release 1")
-        with RemoteClient.from_env(url, env={"MLRELEASE_TOKEN": secrets["alice"]}) as alice:
-            done = alice.approve(waiting.id, reason="looks good")
-            assert done.status is PromotionStatus.PROMOTED
-            assert alice.live_at(MODEL)["production"] == 1
+        # The CLI, as a person runs it against the server: token from the environment.
+        as_alice = {"MLRELEASE_TOKEN": secrets["alice"], "MLRELEASE_SERVER": url}
+        listed = _cli(as_alice, "approvals", "-o", "json")
+        assert [item["id"] for item in json.loads(listed)] == [waiting.id]
+        approved = _cli(as_alice, "approve", str(waiting.id), "--reason", "looks good")
+        assert "breast-cancer v1 is live in production" in approved
+        history = json.loads(_cli(as_alice, "history", MODEL, "-o", "json"))
+        assert history["live"]["production"] == 1
     finally:
         exit_code = _stop(process)
     assert exit_code == 0, log.read_text()
