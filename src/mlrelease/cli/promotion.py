@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import typer
+from rich import box
 from rich.table import Table
 
 from mlrelease.audit import EventInfo
@@ -103,7 +104,7 @@ def promote(
     """
     with _backend(project_file, server) as backend:
         outcome = backend.promote(model, version, to, reason=reason)
-    _show_outcome(outcome, output)
+    _show_outcome(outcome, output, with_gates=True)
 
 
 def approvals(
@@ -238,7 +239,9 @@ def archive(
     console.print(f"{model} v{version} archived{extra}")
 
 
-def _show_outcome(outcome: PromotionInfo, output: OutputFormat) -> None:
+def _show_outcome(
+    outcome: PromotionInfo, output: OutputFormat, *, with_gates: bool = False
+) -> None:
     if output is OutputFormat.json:
         print_json(outcome.to_dict())
         return
@@ -252,14 +255,15 @@ def _show_outcome(outcome: PromotionInfo, output: OutputFormat) -> None:
         )
     else:
         console.print(f"{subject} -> {outcome.environment}: request #{outcome.id} {outcome.status}")
-    if outcome.gate_results and outcome.status is not PromotionStatus.REJECTED:
+    if with_gates and outcome.gate_results:
         console.print(gates_table(outcome.gate_results))
 
 
 def _history_table(events: list[EventInfo]) -> Table:
-    table = Table(title="History", title_justify="left")
-    for column in ("time (UTC)", "actor", "event", "env", "versions", "reason"):
-        table.add_column(column)
+    table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("time (UTC)", "actor", "event", "env", "versions"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason", min_width=16)
     for event in events:
         table.add_row(
             timestamp(event.timestamp),
