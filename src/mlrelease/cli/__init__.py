@@ -45,7 +45,7 @@ class _ErrorTranslatingGroup(TyperGroup):
 app = typer.Typer(
     name="mlrelease",
     cls=_ErrorTranslatingGroup,
-    help="Continuous delivery for machine-learning models: train, gate, register, serve.",
+    help="Continuous delivery for machine-learning models: train, gate, register, promote, serve.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
