@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlrelease.audit import NOTIFY_TOPICS
 from mlrelease.errors import ConfigError, GateExpressionError, MissingVariableError, SpecError
@@ -179,6 +187,99 @@ class NotifySpec(_Strict):
         return "webhook" if self.webhook is not None else "email"
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``30s``, ``10m``, ``1h``, ``500ms`` or a bare number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}; write it like 30s, 10m or 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if match is None:
+            raise ValueError(f"not a duration: {value!r}; write it like 30s, 10m or 1h")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class AnalysisSpec(_Strict):
+    interval: Duration = 30.0  # seconds between measurements, and the window each looks at
+    count: Annotated[int, Field(ge=1)] = 5  # measurements in this step
+    checks: list[str] = []  # replaces the strategy's checks for this step when given
+
+
+class StepSpec(_Strict):
+    """One release step: exactly one of weight, pause or analysis."""
+
+    weight: Annotated[int, Field(ge=0, le=100)] | None = None  # percent to the new version
+    # Seconds to wait; an empty mapping ({}) waits for a person: `mlrelease release resume`.
+    pause: Duration | dict[str, Any] | None = None
+    analysis: AnalysisSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> StepSpec:
+        given = [
+            name for name in ("weight", "pause", "analysis") if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "each step needs exactly one of 'weight', 'pause' or 'analysis' "
+                f"(got {', '.join(given) or 'none'})"
+            )
+        if isinstance(self.pause, dict) and self.pause:
+            raise ValueError("'pause' takes a duration (10m) or {} to wait for a person")
+        return self
+
+
+class PrometheusSpec(_Strict):
+    prometheus: str  # base URL of the Prometheus HTTP API, e.g. http://127.0.0.1:9090
+    queries: dict[str, str] = {}  # metric name -> PromQL template, to add or override
+
+
+class NginxSpec(_Strict):
+    config: str  # the upstream file mlrelease writes; include it from nginx.conf
+    stable: str  # host:port of the process serving the stable version
+    canary: str  # host:port of the process serving the new version
+    reload: list[str] = ["nginx", "-s", "reload"]  # run after each write
+
+
+class NginxRouterSpec(_Strict):
+    nginx: NginxSpec
+
+
+class StrategySpec(_Strict):
+    steps: Annotated[list[StepSpec], Field(min_length=1)]
+    checks: list[str] = []
+    failure_limit: Annotated[int, Field(ge=0)] = 1  # failed measurements tolerated
+    metrics: Literal["builtin"] | PrometheusSpec = "builtin"
+    router: Literal["local"] | NginxRouterSpec = "local"
+
+
+def _default_canary() -> StrategySpec:
+    return StrategySpec(
+        steps=[
+            StepSpec(weight=20),
+            StepSpec(analysis=AnalysisSpec(interval=30.0, count=5)),
+            StepSpec(weight=50),
+            StepSpec(analysis=AnalysisSpec(interval=30.0, count=5)),
+        ],
+        checks=["latency_p95 <= 0.5", "error_rate <= 0.01"],
+    )
+
+
+class ReleaseSpec(_Strict):
+    canary: StrategySpec = Field(default_factory=_default_canary)
+    shadow: StrategySpec | None = None  # steps' weight is the share of requests mirrored
+
+
 class StoreSpec(_Strict):
     metadata: str | None = None
     artifacts: str | None = None
@@ -207,6 +308,7 @@ class ProjectSpec(_Strict):
     store: StoreSpec = StoreSpec()
     registry: RegistrySpec = RegistrySpec()
     notify: list[NotifySpec] = []
+    release: ReleaseSpec = Field(default_factory=ReleaseSpec)
 
     @field_validator("model")
     @classmethod
