@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, select
 
@@ -20,6 +20,7 @@ from mlrelease.store import tables
 
 __all__ = [
     "NOTIFY_TOPICS",
+    "Announcer",
     "EventInfo",
     "EventKind",
     "current_actor",
@@ -42,6 +43,10 @@ class EventKind:
     PROMOTED = "promotion.promoted"  # the alias moved to the requested version
     ROLLED_BACK = "alias.rolled_back"
     RELEASE_STARTED = "release.started"
+    RELEASE_STEP = "release.step"  # the candidate's share of traffic changed
+    RELEASE_ANALYSED = "release.analysed"  # one measurement, with its verdict
+    RELEASE_PAUSED = "release.paused"
+    RELEASE_RESUMED = "release.resumed"
     RELEASE_PROMOTED = "release.promoted"
     RELEASE_ABORTED = "release.aborted"
     DRIFT_DETECTED = "drift.detected"
@@ -80,6 +85,12 @@ class EventInfo:
     to_version: int | None
     reason: str
     payload: dict[str, Any]
+
+
+class Announcer(Protocol):
+    """Turns an event into notifications, inside the transaction that recorded it."""
+
+    def announce(self, connection: Connection, event: EventInfo) -> None: ...
 
 
 def current_actor() -> str:

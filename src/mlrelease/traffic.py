@@ -20,7 +20,7 @@ from mlrelease.names import validate_name
 from mlrelease.registry.records import VersionStatus
 from mlrelease.store import Store, tables
 
-__all__ = ["TrafficState", "get_traffic", "set_traffic"]
+__all__ = ["TrafficState", "get_traffic", "set_traffic", "write_traffic"]
 
 _T = tables.traffic.c
 _M = tables.models.c
@@ -88,37 +88,61 @@ def set_traffic(
     reason: str = "",
 ) -> TrafficState:
     """Replace the canary and shadow settings of ``environment`` in one transaction."""
+    with store.write() as connection:
+        return write_traffic(
+            connection,
+            model,
+            environment,
+            canary=canary,
+            canary_weight=canary_weight,
+            shadow=shadow,
+            shadow_share=shadow_share,
+            actor=actor,
+            reason=reason,
+        )
+
+
+def write_traffic(
+    connection: Connection,
+    model: str,
+    environment: str,
+    *,
+    canary: int | None,
+    canary_weight: int,
+    shadow: int | None = None,
+    shadow_share: int = 0,
+    actor: str,
+    reason: str = "",
+) -> TrafficState:
+    """``set_traffic`` inside the caller's transaction (a release step, with its own state)."""
     validate_name(environment, what="environment name")
     _check_percent("canary weight", canary_weight, canary)
     _check_percent("shadow share", shadow_share, shadow)
-    with store.write() as connection:
-        before = get_traffic(connection, model, environment)
-        if before.stable is None and (canary is not None or shadow is not None):
-            raise ConflictError(
-                f"nothing is live in {environment} for '{model}' yet; a canary or shadow needs a "
-                "stable version to compare with: promote one first"
-            )
-        for role, number in (("canary", canary), ("shadow", shadow)):
-            if number is not None:
-                _require_servable(connection, model, number, role, before.stable)
-        model_id = connection.execute(select(_M.id).where(_M.name == model)).scalar_one()
-        _write(
-            connection, model_id, environment, canary, canary_weight, shadow, shadow_share, actor
+    before = get_traffic(connection, model, environment)
+    if before.stable is None and (canary is not None or shadow is not None):
+        raise ConflictError(
+            f"nothing is live in {environment} for '{model}' yet; a canary or shadow needs a "
+            "stable version to compare with: promote one first"
         )
-        after = TrafficState(
-            model, environment, before.stable, canary, canary_weight, shadow, shadow_share
-        )
-        record_event(
-            connection,
-            kind=EventKind.TRAFFIC_CHANGED,
-            model=model,
-            actor=actor,
-            environment=environment,
-            from_version=before.stable,
-            to_version=canary,
-            reason=reason,
-            payload={"before": _describe(before), "after": _describe(after)},
-        )
+    for role, number in (("canary", canary), ("shadow", shadow)):
+        if number is not None:
+            _require_servable(connection, model, number, role, before.stable)
+    model_id = connection.execute(select(_M.id).where(_M.name == model)).scalar_one()
+    _write(connection, model_id, environment, canary, canary_weight, shadow, shadow_share, actor)
+    after = TrafficState(
+        model, environment, before.stable, canary, canary_weight, shadow, shadow_share
+    )
+    record_event(
+        connection,
+        kind=EventKind.TRAFFIC_CHANGED,
+        model=model,
+        actor=actor,
+        environment=environment,
+        from_version=before.stable,
+        to_version=canary,
+        reason=reason,
+        payload={"before": _describe(before), "after": _describe(after)},
+    )
     return after
 
 

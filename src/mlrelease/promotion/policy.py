@@ -6,7 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mlrelease.errors import ConfigError
-from mlrelease.spec import EnvironmentSpec, ProjectSpec, default_environments, order_environments
+from mlrelease.spec import (
+    EnvironmentSpec,
+    ProjectSpec,
+    ReleaseSpec,
+    StrategySpec,
+    default_environments,
+    order_environments,
+)
 
 __all__ = ["EnvironmentPolicy", "Policies"]
 
@@ -23,7 +30,10 @@ class EnvironmentPolicy:
 class Policies:
     """The environments in order, with their policies."""
 
-    def __init__(self, environments: dict[str, EnvironmentSpec]) -> None:
+    def __init__(
+        self, environments: dict[str, EnvironmentSpec], release: ReleaseSpec | None = None
+    ) -> None:
+        self._release = release or ReleaseSpec()
         order = order_environments(environments)
         self._by_name = {
             name: _policy(name, environments[name], is_last=name == order[-1]) for name in order
@@ -31,7 +41,19 @@ class Policies:
 
     @classmethod
     def from_spec(cls, spec: ProjectSpec | None) -> Policies:
-        return cls(spec.environments if spec is not None else default_environments())
+        if spec is None:
+            return cls(default_environments())
+        return cls(spec.environments, spec.release)
+
+    def strategy(self, name: str) -> StrategySpec:
+        """The steps and checks of a ``release:`` strategy (canary or shadow)."""
+        strategy = getattr(self._release, name, None)
+        if not isinstance(strategy, StrategySpec):
+            raise ConfigError(
+                f"an environment releases by '{name}', but the project file has no "
+                f"release: {name}: section; add one with its steps"
+            )
+        return strategy
 
     def __getitem__(self, name: str) -> EnvironmentPolicy:
         try:

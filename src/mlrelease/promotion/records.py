@@ -14,9 +14,10 @@ __all__ = ["Decision", "PromotionInfo", "PromotionStatus"]
 
 class PromotionStatus(StrEnum):
     PENDING = "pending"  # waits for approvals
+    RELEASING = "releasing"  # approved; a progressive release is moving traffic to it
     PROMOTED = "promoted"  # the alias moved to the version (final)
     REJECTED = "rejected"  # someone said no (final)
-    CANCELLED = "cancelled"  # the world changed under it: version archived, alias moved (final)
+    CANCELLED = "cancelled"  # archived, the environment moved, or its release aborted (final)
 
     def check_transition(self, target: PromotionStatus, request_id: int) -> None:
         """Raise ConflictError unless a request in this state may move to ``target``."""
@@ -29,8 +30,14 @@ class PromotionStatus(StrEnum):
 
 _ALLOWED: dict[PromotionStatus, frozenset[PromotionStatus]] = {
     PromotionStatus.PENDING: frozenset(
-        {PromotionStatus.PROMOTED, PromotionStatus.REJECTED, PromotionStatus.CANCELLED}
+        {
+            PromotionStatus.RELEASING,
+            PromotionStatus.PROMOTED,
+            PromotionStatus.REJECTED,
+            PromotionStatus.CANCELLED,
+        }
     ),
+    PromotionStatus.RELEASING: frozenset({PromotionStatus.PROMOTED, PromotionStatus.CANCELLED}),
     PromotionStatus.PROMOTED: frozenset(),
     PromotionStatus.REJECTED: frozenset(),
     PromotionStatus.CANCELLED: frozenset(),

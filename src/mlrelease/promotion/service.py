@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from mlrelease.audit import EventInfo, EventKind, list_events, record_event
+from mlrelease.audit import Announcer, EventInfo, EventKind, list_events, record_event
 from mlrelease.errors import (
     ConfigError,
     ConflictError,
@@ -30,6 +30,8 @@ from mlrelease.promotion.policy import EnvironmentPolicy, Policies
 from mlrelease.promotion.records import Decision, PromotionInfo, PromotionStatus
 from mlrelease.registry.records import VersionStatus
 from mlrelease.registry.service import lock_model, move_alias, version_row
+from mlrelease.release.phases import Phase
+from mlrelease.release.service import abort_release, lock_release, start_release
 from mlrelease.store import Store, tables
 
 __all__ = ["Announcer", "GateChecker", "Promotions"]
@@ -40,15 +42,10 @@ _M = tables.models.c
 _A = tables.aliases.c
 _V = tables.versions.c
 _T = tables.traffic.c
+_R = tables.releases.c
 
 # (model, version, environment) -> the gate results for promoting there.
 GateChecker = Callable[[str, int, str], Sequence[GateResult]]
-
-
-class Announcer(Protocol):
-    """Turns an event into notifications, inside the transaction that recorded it."""
-
-    def announce(self, connection: Connection, event: EventInfo) -> None: ...
 
 
 class Promotions:
@@ -133,6 +130,12 @@ class Promotions:
         live = _live_version(connection, model_id, target)
         if live == version:
             raise ConflictError(f"{model} v{version} is already live in {target}")
+        releasing = _active_release(connection, model_id, target)
+        if releasing is not None:
+            raise ConflictError(
+                f"release #{releasing} is moving {target} to another version; wait for it, or "
+                f"stop it: mlrelease release abort {releasing} --reason \"...\""
+            )
         waiting = _pending_request(connection, model_id, target)
         if waiting is not None:
             raise ConflictError(
@@ -298,7 +301,27 @@ class Promotions:
     def _complete(
         self, connection: Connection, model: str, model_id: int, request_id: int, *, actor: str
     ) -> None:
+        """Move the alias now, or start the environment's progressive release."""
         request = connection.execute(_REQUEST.where(_P.id == request_id)).one()
+        policy = self.policies[request.environment]
+        live = _live_version(connection, model_id, request.environment)
+        if policy.release != "direct" and live is not None:
+            _set_status(connection, request_id, PromotionStatus.RELEASING)
+            event = start_release(
+                connection,
+                model=model,
+                model_id=model_id,
+                environment=request.environment,
+                strategy=policy.release,
+                spec=self.policies.strategy(policy.release),
+                stable=live,
+                candidate=request.version,
+                promotion_id=request_id,
+                actor=actor,
+                reason=request.reason,
+            )
+            self._announce(connection, event)
+            return
         # Archiving cancels waiting requests under the same lock, so the version is live-able.
         version_id, _ = version_row(connection, model_id, request.version)
         _set_status(connection, request_id, PromotionStatus.PROMOTED)
@@ -358,6 +381,15 @@ class Promotions:
                 raise ConflictError(f"nothing is live in {environment} for '{model}'")
             target = self._rollback_target(connection, model, environment, live, to)
             version_id, _ = version_row(connection, model_id, target)
+            releasing = _active_release(connection, model_id, environment)
+            if releasing is not None:
+                abort_release(
+                    connection,
+                    lock_release(connection, releasing),
+                    actor=actor,
+                    reason=f"rolled back: {reason}",
+                    announce=self._announce,
+                )
             cleared = _clear_traffic(connection, model_id, environment)
             event = move_alias(
                 connection,
@@ -521,6 +553,16 @@ def _pending_request(connection: Connection, model_id: int, environment: str) ->
             _P.status == PromotionStatus.PENDING.value,
         )
     ).first()
+
+
+def _active_release(connection: Connection, model_id: int, environment: str) -> int | None:
+    return connection.execute(
+        select(_R.id).where(
+            _R.model_id == model_id,
+            _R.environment == environment,
+            _R.phase.not_in([Phase.SUCCEEDED.value, Phase.ABORTED.value]),
+        )
+    ).scalar_one_or_none()
 
 
 def _count_approvals(connection: Connection, request_id: int) -> int:

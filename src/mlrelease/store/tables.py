@@ -236,6 +236,34 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None]
 
 
+class ReleaseRow(Base):
+    """A progressive release of ``candidate`` into an environment that runs ``stable``."""
+
+    __tablename__ = "releases"
+    __table_args__ = (Index("ix_releases_phase", "phase"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    environment: Mapped[str] = mapped_column(String(128))
+    strategy: Mapped[str] = mapped_column(String(16))  # canary | shadow
+    spec: Mapped[dict[str, Any]]  # the strategy as it was when the release started
+    stable_version: Mapped[int]
+    candidate_version: Mapped[int]
+    promotion_id: Mapped[int | None] = mapped_column(ForeignKey("promotions.id"))
+    phase: Mapped[str] = mapped_column(String(16))
+    step_index: Mapped[int] = mapped_column(Integer, default=0)
+    step_started_at: Mapped[datetime]
+    weight: Mapped[int] = mapped_column(Integer, default=0)  # percent to the candidate now
+    analysis_runs: Mapped[int] = mapped_column(Integer, default=0)  # in the current step
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    measurements: Mapped[list[Any]]
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it paused, aborted, ...
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
 # Core tables, for the lean queries of the hot paths (one compiled statement, no ORM).
 class TrafficRow(Base):
     """How an environment's requests are split beyond its alias (the stable version)."""
@@ -303,3 +331,4 @@ promotions = cast(Table, PromotionRow.__table__)
 decisions = cast(Table, DecisionRow.__table__)
 tokens = cast(Table, TokenRow.__table__)
 outbox = cast(Table, OutboxRow.__table__)
+releases = cast(Table, ReleaseRow.__table__)
