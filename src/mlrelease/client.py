@@ -46,6 +46,7 @@ from mlrelease.registry.packaging import save_and_load
 from mlrelease.registry.records import ModelInfo, NewVersion, VersionInfo
 from mlrelease.registry.service import Registry
 from mlrelease.registry.signature import signature_of
+from mlrelease.release.service import Releases
 from mlrelease.settings import Settings, resolve_settings
 from mlrelease.spec import LoadedSpec, gate_from_item, load_spec
 from mlrelease.store import Store
@@ -53,6 +54,7 @@ from mlrelease.store import Store
 if TYPE_CHECKING:
     from mlrelease.notify import Outbox
     from mlrelease.pipeline.runner import Observer, PipelineResult
+    from mlrelease.release.controller import Controller
 
 __all__ = ["Client"]
 
@@ -192,6 +194,17 @@ class Client:
             check_gates=lambda model, version, env: self.check_gates(model, version, env=env),
             announcer=self.outbox,
         )
+
+    @cached_property
+    def releases(self) -> Releases:
+        """Progressive releases: read them; pause, resume, promote or abort one."""
+        return Releases(self.store, announcer=self.outbox)
+
+    def controller(self) -> Controller:
+        """The release controller over this client's store (``tick()`` advances releases)."""
+        from mlrelease.release.controller import Controller
+
+        return Controller(self.store, announcer=self.outbox)
 
     @cached_property
     def outbox(self) -> Outbox:

@@ -25,6 +25,8 @@ __all__ = [
     "ModelOut",
     "PromoteIn",
     "PromotionOut",
+    "ReleaseActionIn",
+    "ReleaseOut",
     "RollbackIn",
     "StatusFilter",
     "TokenCreatedOut",
@@ -189,7 +191,7 @@ class PromotionOut(_Out):
     model: str
     version: int
     environment: str
-    status: str = Field(description="pending, promoted, rejected or cancelled")
+    status: str = Field(description="pending, releasing, promoted, rejected or cancelled")
     approvals_required: int
     approvals: int
     approvals_missing: int
@@ -211,4 +213,30 @@ class PromoteIn(_In):
 
 
 class DecisionIn(_In):
+    reason: str = ""
+
+
+class ReleaseOut(_Out):
+    id: int
+    model: str
+    environment: str
+    strategy: str = Field(description="canary or shadow.")
+    stable_version: int
+    candidate_version: int
+    promotion_id: int | None
+    phase: str = Field(description="pending, progressing, paused, promoting, succeeded, aborted.")
+    step_index: int = Field(description="The step being worked on, from 0.")
+    weight: int = Field(description="Percent of requests the candidate gets (or mirrors).")
+    analysis_runs: int
+    failures: int
+    measurements: list[dict[str, Any]]
+    reason: str
+    spec: dict[str, Any] = Field(description="The strategy as it was when the release started.")
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class ReleaseActionIn(_In):
     reason: str = ""

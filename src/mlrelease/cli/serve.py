@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -74,6 +78,14 @@ def serve(
             help="Also answer the control-plane API under /api (API tokens, see `token`).",
         ),
     ] = True,
+    controller: Annotated[
+        bool,
+        typer.Option(
+            "--controller",
+            help="Also run the release controller in this process (one machine, no extra "
+            "service): canary and shadow releases advance while it serves.",
+        ),
+    ] = False,
     project_file: ProjectFile = DEFAULT_FILE,
 ) -> None:
     """Serve a model over HTTP: POST /predict, Open Inference Protocol v2, /metrics.
@@ -118,7 +130,32 @@ def serve(
         f"serving {model}@{env} on http://{host}:{port}  (POST /predict, /v2/..., /metrics"
         + (", /api)" if api else ")")
     )
-    run_server(config, host=host, port=port, workers=workers, tokens=tokens)
+    with _embedded_controller(project_file) if controller else contextlib.nullcontext():
+        run_server(config, host=host, port=port, workers=workers, tokens=tokens)
+
+
+@contextlib.contextmanager
+def _embedded_controller(project_file: Path) -> Iterator[None]:
+    """The release controller on a thread beside the server, with its own client."""
+    stop = threading.Event()
+    with open_client(project_file) as client:
+        running = client.controller()
+        thread = threading.Thread(
+            target=running.run,
+            kwargs={
+                "interval": 1.0,
+                "stop": stop,
+                "after_tick": lambda releases: client.outbox.deliver_due(),
+            },
+            name="mlrelease-controller",
+            daemon=True,
+        )
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=10)
 
 
 def _check_servable(client: Client, model: str, env: str, version: int | None) -> None:

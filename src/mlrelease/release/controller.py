@@ -12,6 +12,7 @@ which repairs a crash between the commit and the router.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -97,6 +98,21 @@ class Controller:
             except MlreleaseError as exc:
                 log.warning("release #%s: %s", release_id, exc.message)
         return advanced
+
+    def run(
+        self,
+        *,
+        interval: float,
+        stop: threading.Event,
+        after_tick: Callable[[list[ReleaseInfo]], None] = lambda releases: None,
+    ) -> None:
+        """Tick every ``interval`` seconds until ``stop`` is set; a failed tick is logged."""
+        while not stop.is_set():
+            try:
+                after_tick(self.tick())
+            except Exception:  # the store may be briefly unreachable: the next tick retries
+                log.exception("release controller tick failed")
+            stop.wait(interval)
 
     def advance(self, release_id: int) -> ReleaseInfo:
         """Do everything that is due for one release now, then sync its router."""
