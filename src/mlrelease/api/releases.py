@@ -51,4 +51,4 @@ def abort(release_id: int, body: ReleaseActionIn, client: ClientDep, actor: Oper
 
 
 def _out(release: ReleaseInfo) -> ReleaseOut:
-    return ReleaseOut.model_validate({**release.__dict__, "phase": release.phase.value})
+    return ReleaseOut.model_validate(release.to_dict())

@@ -17,14 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
 from mlrelease.audit import Announcer, EventInfo, EventKind
 from mlrelease.errors import MlreleaseError
-from mlrelease.release.phases import ACTIVE_PHASES, Phase
+from mlrelease.release.phases import Phase
 from mlrelease.release.records import ReleaseInfo
 from mlrelease.release.service import (
     abort_release,
+    active_releases,
     complete_release,
     lock_release,
     read_release,
@@ -33,7 +32,7 @@ from mlrelease.release.service import (
     update_release,
 )
 from mlrelease.spec import AnalysisSpec, StrategySpec
-from mlrelease.store import Store, tables
+from mlrelease.store import Store
 from mlrelease.traffic import TrafficState, get_traffic
 
 __all__ = ["Analyse", "Controller", "Outcome"]
@@ -84,19 +83,13 @@ class Controller:
     def tick(self) -> list[ReleaseInfo]:
         """Advance every active release once; one release's failure does not stop the rest."""
         with self.store.read() as connection:
-            ids = list(
-                connection.execute(
-                    select(tables.releases.c.id)
-                    .where(tables.releases.c.phase.in_([phase.value for phase in ACTIVE_PHASES]))
-                    .order_by(tables.releases.c.id)
-                ).scalars()
-            )
+            active = active_releases(connection)
         advanced = []
-        for release_id in ids:
+        for release in active:
             try:
-                advanced.append(self.advance(release_id))
+                advanced.append(self.advance(release))
             except MlreleaseError as exc:
-                log.warning("release #%s: %s", release_id, exc.message)
+                log.warning("release #%s: %s", release.id, exc.message)
         return advanced
 
     def run(
@@ -114,10 +107,11 @@ class Controller:
                 log.exception("release controller tick failed")
             stop.wait(interval)
 
-    def advance(self, release_id: int) -> ReleaseInfo:
+    def advance(self, release: ReleaseInfo | int) -> ReleaseInfo:
         """Do everything that is due for one release now, then sync its router."""
-        with self.store.read() as connection:
-            release = read_release(connection, release_id)
+        if isinstance(release, int):
+            release = self._read(release)
+        release_id = release.id
         router = self._routers(release.strategy_spec)
         for _ in range(_MAX_MOVES_PER_TICK):
             if not self._move(release, router):

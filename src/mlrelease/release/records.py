@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from mlrelease.release.phases import Phase
@@ -35,7 +36,7 @@ class ReleaseInfo:
     updated_at: datetime
     finished_at: datetime | None
 
-    @property
+    @cached_property
     def strategy_spec(self) -> StrategySpec:
         return StrategySpec.model_validate(self.spec)
 
@@ -46,7 +47,7 @@ class ReleaseInfo:
         return steps[self.step_index] if self.step_index < len(steps) else None
 
     def to_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
+        data = {field.name: getattr(self, field.name) for field in fields(self)}
         data["phase"] = self.phase.value
         for key in ("step_started_at", "created_at", "updated_at", "finished_at"):
             value = data[key]

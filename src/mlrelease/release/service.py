@@ -16,7 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 from mlrelease.audit import Announcer, EventInfo, EventKind, record_event
 from mlrelease.errors import NotFoundError
 from mlrelease.registry.service import lock_model, move_alias, version_row
-from mlrelease.release.phases import Phase
+from mlrelease.release.phases import ACTIVE_PHASES, Phase
 from mlrelease.release.records import ReleaseInfo
 from mlrelease.spec import StrategySpec
 from mlrelease.store import Store, tables
@@ -223,6 +223,15 @@ def lock_release(connection: Connection, release_id: int) -> ReleaseInfo:
     lock_model(connection, model)
     row = connection.execute(_RELEASE.where(_R.id == release_id).with_for_update()).one()
     return _info(row)
+
+
+def active_releases(connection: Connection) -> list[ReleaseInfo]:
+    """The releases a controller tick looks at, oldest first, in one query."""
+    active = [phase.value for phase in ACTIVE_PHASES]
+    return [
+        _info(row)
+        for row in connection.execute(_RELEASE.where(_R.phase.in_(active)).order_by(_R.id))
+    ]
 
 
 def read_release(connection: Connection, release_id: int) -> ReleaseInfo:
