@@ -144,3 +144,46 @@ def test_a_channel_subscribes_with_a_plain_on_key_and_unknown_topics_are_named()
     assert list(spec.channels) == ["slack"]
     with pytest.raises(SpecError, match=r"mlrelease.yaml:6: notify\[0\].*unknown topic 'promote'"):
         parse_spec(base + "    on: [promote]\n", env={})
+
+
+RELEASE_BASE = (
+    "model: m\ntask: classification\n"
+    "data: {source: 'sklearn:load_iris', target: target}\n"
+    "train: {estimator: sklearn.linear_model.LogisticRegression}\n"
+    "release:\n  canary:\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("release", "message"),
+    [
+        (
+            "    steps: [{weight: 10}]\n    checks: ['acuracy >= 0.9']\n",
+            r"mlrelease.yaml:8: release.canary.checks\[0\]: .*did you mean 'accuracy'",
+        ),
+        (
+            "    steps: [{weight: 10, pause: 5m}]\n",
+            r"release.canary.steps\[0\]: each step needs exactly one of",
+        ),
+        ("    steps: [{pause: soon}]\n", r"not a duration: 'soon'; write it like 30s"),
+        (
+            "    steps: [{analysis: {interval: 1m, cuont: 3}}]\n",
+            r"release.canary.steps\[0\].analysis.cuont: unknown key; allowed here: interval, count",
+        ),
+    ],
+)
+def test_release_strategies_are_checked_with_the_key_path(release: str, message: str) -> None:
+    from mlrelease.spec import parse_spec
+
+    with pytest.raises(SpecError, match=message):
+        parse_spec(RELEASE_BASE + release, env={})
+
+
+def test_release_durations_and_person_pauses_parse() -> None:
+    from mlrelease.spec import parse_spec
+
+    spec = parse_spec(
+        RELEASE_BASE + "    steps: [{weight: 20}, {pause: 10m}, {pause: {}}, {pause: 500ms}]\n",
+        env={},
+    )
+    assert [step.pause for step in spec.release.canary.steps] == [None, 600.0, {}, 0.5]

@@ -524,7 +524,20 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "train.search": SearchSpec,
     "store": StoreSpec,
     "registry": RegistrySpec,
+    "release": ReleaseSpec,
 }
+
+
+def _release_section(rest: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model of a part of one strategy: steps[i], steps[i].analysis, metrics, router."""
+    shapes: dict[tuple[str, ...], type[BaseModel]] = {
+        ("steps", "#"): StepSpec,
+        ("steps", "#", "analysis"): AnalysisSpec,
+        ("metrics",): PrometheusSpec,
+        ("router",): NginxRouterSpec,
+        ("router", "nginx"): NginxSpec,
+    }
+    return shapes.get(tuple("#" if isinstance(part, int) else part for part in rest))
 
 
 _NOTIFY_PARTS: dict[str, type[BaseModel]] = {"webhook": WebhookSpec, "email": EmailSpec}
@@ -533,6 +546,9 @@ _NOTIFY_PARTS: dict[str, type[BaseModel]] = {"webhook": WebhookSpec, "email": Em
 def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
     if len(parent) == 2 and parent[0] == "environments":
         model: type[BaseModel] | None = EnvironmentSpec
+    elif parent and parent[0] == "release":
+        model = _release_section(parent[2:]) if len(parent) > 2 else None
+        model = ReleaseSpec if len(parent) == 1 else StrategySpec if len(parent) == 2 else model
     elif parent and parent[0] == "notify":
         model = {2: NotifySpec, 3: _NOTIFY_PARTS.get(str(parent[-1]))}.get(len(parent))
     elif parent and isinstance(parent[-1], int):
@@ -571,8 +587,32 @@ def _check_semantics(spec: ProjectSpec, locate: _Locator) -> None:
     spec.environment_order  # noqa: B018 - raises SpecError on a cycle
     _check_gates(spec.gates, ("gates",), spec, locate)
     _check_channel_names(spec, locate)
+    _check_release_checks(spec, locate)
     for name, env in spec.environments.items():
         _check_gates(env.gates, ("environments", name, "gates"), spec, locate)
+
+
+def _check_release_checks(spec: ProjectSpec, locate: _Locator) -> None:
+    from mlrelease.release.checks import parse_check  # the release package needs this module
+
+    for name in ("canary", "shadow"):
+        strategy = getattr(spec.release, name)
+        if strategy is None:
+            continue
+        where: list[tuple[tuple[str | int, ...], str]] = [
+            (("release", name, "checks", index), text) for index, text in enumerate(strategy.checks)
+        ]
+        for number, step in enumerate(strategy.steps):
+            if step.analysis is not None:
+                where += [
+                    (("release", name, "steps", number, "analysis", "checks", index), text)
+                    for index, text in enumerate(step.analysis.checks)
+                ]
+        for path, text in where:
+            try:
+                parse_check(text)
+            except ConfigError as exc:
+                raise locate.error(path, exc.message.splitlines()[0]) from None
 
 
 def _check_channel_names(spec: ProjectSpec, locate: _Locator) -> None:
