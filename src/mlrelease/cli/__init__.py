@@ -17,11 +17,13 @@ from typer.core import TyperGroup
 from mlrelease import __version__
 from mlrelease.cli import (
     db,
+    deploy,
     models,
     notify,
     predictions,
     project,
     promotion,
+    release,
     runs,
     serve,
     server,
@@ -75,12 +77,14 @@ project.register(app)
 runs.register(app)
 models.register(app)
 promotion.register(app)
+release.register(app)
 serve.register(app)
 predictions.register(app)
 notify.register(app)
 server.register(app)
 app.add_typer(db.app, name="db")
 app.add_typer(tokens.app, name="token")
+app.add_typer(deploy.app, name="deploy")
 
 
 def main() -> None:

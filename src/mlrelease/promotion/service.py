@@ -134,7 +134,7 @@ class Promotions:
         if releasing is not None:
             raise ConflictError(
                 f"release #{releasing} is moving {target} to another version; wait for it, or "
-                f"stop it: mlrelease release abort {releasing} --reason \"...\""
+                f'stop it: mlrelease release abort {releasing} --reason "..."'
             )
         waiting = _pending_request(connection, model_id, target)
         if waiting is not None:
