@@ -32,7 +32,8 @@ message says what happened and how to fix it.
         ├── PayloadTooLarge             413            body or batch over the configured limit
         ├── Unauthorized                401 / exit 3   a token is required and missing or wrong
         ├── RateLimited                 429            too many requests; ``details['retry_after']``
-        └── ModelUnavailable            503            the model is not loaded (yet)
+        ├── ModelUnavailable            503            the model is not loaded (yet)
+        └── ModelFailed                 500            the model raised on a valid request
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "MlreleaseError",
     "ModelNotFoundError",
     "MalformedRequest",
+    "ModelFailed",
     "ModelUnavailable",
     "NotificationError",
     "Forbidden",
@@ -262,3 +264,15 @@ class ModelUnavailable(RequestError):
     http_status = 503
     exit_code = 1
     code = "model_unavailable"
+
+
+class ModelFailed(RequestError):
+    """The request matched the signature, and the model still raised on it.
+
+    A server-side failure (500): it counts in a release's error rate, so a canary
+    that crashes where the stable version answers is caught.
+    """
+
+    http_status = 500
+    exit_code = 1
+    code = "model_failed"

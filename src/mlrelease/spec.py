@@ -608,9 +608,10 @@ def _check_release_checks(spec: ProjectSpec, locate: _Locator) -> None:
                     (("release", name, "steps", number, "analysis", "checks", index), text)
                     for index, text in enumerate(step.analysis.checks)
                 ]
+        custom = strategy.metrics.queries if isinstance(strategy.metrics, PrometheusSpec) else {}
         for path, text in where:
             try:
-                parse_check(text)
+                parse_check(text, extra_metrics=custom)
             except ConfigError as exc:
                 raise locate.error(path, exc.message.splitlines()[0]) from None
 

@@ -208,3 +208,29 @@ def test_tokens_and_rate_limits_protect_the_data_plane(
     limited = app.post("/predict", json=body, headers=good)
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert app.get("/v2/health/live").status_code == 200  # health stays open
+
+
+def test_a_model_that_fails_is_a_500_counted_and_logged_for_the_release_analysis(
+    served: Served, make_app: AppFactory
+) -> None:
+    from sqlalchemy import select
+
+    from mlrelease.store import tables
+
+    broken = served.client.register_model(  # math.sqrt cannot take a DataFrame: TypeError
+        MODEL, "math:sqrt", task="classification", sample_input=served.X[:5], gates=[]
+    )
+    served.client.registry.set_alias(MODEL, "staging", broken.version, actor="tester")
+    app = make_app("staging")
+    answer = app.post("/predict", json={"features": served.X.iloc[0].tolist()})
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "model_failed"
+    assert "matches its signature" in answer.json()["error"]["message"]
+    text = app.get("/metrics").text
+    assert f'status="500",version="{broken.version}"}} 1.0' in text
+    app.predlog.flush()  # type: ignore[attr-defined]
+    with served.client.store.read() as connection:
+        statuses = connection.execute(
+            select(tables.predictions.c.status).where(tables.predictions.c.environment == "staging")
+        ).scalars()
+        assert list(statuses) == [500]

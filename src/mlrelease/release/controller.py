@@ -31,7 +31,7 @@ from mlrelease.release.service import (
     set_share,
     update_release,
 )
-from mlrelease.spec import AnalysisSpec, StrategySpec
+from mlrelease.spec import AnalysisSpec, PrometheusSpec, StrategySpec
 from mlrelease.store import Store
 from mlrelease.traffic import TrafficState, get_traffic
 
@@ -318,7 +318,10 @@ def _analysis_over(store: Store) -> Analyse:
         from mlrelease.release.checks import parse_check
         from mlrelease.release.metrics import make_provider
 
-        checks = [parse_check(text) for text in analysis.checks or strategy.checks]
+        custom = strategy.metrics.queries if isinstance(strategy.metrics, PrometheusSpec) else {}
+        checks = [
+            parse_check(text, extra_metrics=custom) for text in analysis.checks or strategy.checks
+        ]
         subject = Subject(
             model=release.model,
             environment=release.environment,

@@ -245,10 +245,14 @@ async def _serve(server: _Server, request: Request, request_id: str, parse: Any)
     try:
         batch = parse(body, served.schema, max_rows=server.options.max_rows)
         prediction = await server.batcher(served).predict(batch)
-    except RequestError as exc:
-        server.metrics.observe(
-            served.version, chosen.role, exc.http_status, time.perf_counter() - started
-        )
+    except Exception as exc:
+        # Counted by status; a failure of the server or the model (5xx) is logged too,
+        # so a release's error_rate sees a canary that crashes where stable answers.
+        status = exc.http_status if isinstance(exc, RequestError) else 500
+        elapsed = time.perf_counter() - started
+        server.metrics.observe(served.version, chosen.role, status, elapsed)
+        if status >= 500:
+            _log_failure(server, request_id, served, chosen.role, status, elapsed)
         raise
     elapsed = time.perf_counter() - started
     server.metrics.observe(served.version, chosen.role, 200, elapsed)
@@ -346,6 +350,30 @@ def _log(
                 outputs={"prediction": labels[index], **({"proba": proba[index]} if proba else {})},
             )
             for index in range(len(labels))
+        ]
+    )
+
+
+def _log_failure(
+    server: _Server, request_id: str, served: ServedVersion, role: str, status: int, seconds: float
+) -> None:
+    if server.predlog is None or not is_sampled(request_id, server.predlog.sample_rate):
+        return
+    server.predlog.append(
+        [
+            PredictionRecord(
+                request_id=request_id,
+                row=0,
+                timestamp=datetime.now(UTC),
+                model=server.runtime.model,
+                environment=server.runtime.environment,
+                version=served.version,
+                role=role,
+                status=status,
+                latency_ms=seconds * 1000.0,
+                inputs={},
+                outputs={},
+            )
         ]
     )
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from mlrelease.errors import RequestError
+from mlrelease.errors import ModelFailed, RequestError
 from mlrelease.serving.runtime import ServedVersion
 from mlrelease.serving.validation import Batch
 
@@ -30,14 +30,16 @@ class Prediction:
 
 
 def predict_now(served: ServedVersion, frame: pd.DataFrame) -> Prediction:
-    """Call the model on ``frame``; a model that cannot score the input is the input's fault."""
+    """Call the model on ``frame``; a model that raises on a valid request is a 500."""
     try:
         # Huge but finite inputs overflow inside the model: that is the input's answer
         # (inf or nan in the output), not a reason to fail.
         with np.errstate(all="ignore"):
             labels, proba = _call_model(served, frame)
     except (ValueError, TypeError, KeyError) as exc:
-        raise RequestError(f"the model could not score this input: {exc}") from None
+        raise ModelFailed(
+            f"the model raised on this input, which matches its signature: {exc}"
+        ) from None
     labels = np.asarray(labels)
     if len(labels) != len(frame):
         raise RequestError(f"the model returned {len(labels)} predictions for {len(frame)} rows")

@@ -286,6 +286,8 @@ class PredictionRow(Base):
     __tablename__ = "predictions"
     __table_args__ = (
         Index("ix_predictions_model_env_id", "model", "environment", "id"),
+        # Release analysis and monitoring read a version's rows of one time window.
+        Index("ix_predictions_window", "model", "environment", "version", "timestamp"),
         Index("ix_predictions_request", "request_id", "row"),
     )
 

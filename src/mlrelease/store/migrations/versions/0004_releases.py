@@ -1,4 +1,4 @@
-"""releases
+"""releases, and an index for reading a window of the prediction log
 
 Revision ID: 0004
 Revises: 0003
@@ -48,8 +48,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_releases")),
     )
     op.create_index("ix_releases_phase", "releases", ["phase"], unique=False)
+    op.create_index(
+        "ix_predictions_window",
+        "predictions",
+        ["model", "environment", "version", "timestamp"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_predictions_window", table_name="predictions")
     op.drop_index("ix_releases_phase", table_name="releases")
     op.drop_table("releases")
