@@ -1,8 +1,9 @@
 """The canary flow teams build by hand, end to end on the embedded default.
 
 A real `mlrelease serve --controller` process serves production; a new version is
-promoted and released as a canary at 20%; a bounded client sends requests and
-ground-truth labels; the builtin analysis judges latency and live accuracy. A
+promoted and released as a canary at 30%; a bounded client sends requests and
+ground-truth labels; the analysis judges latency (from the prediction log, or from a
+real Prometheus scraping the server) and live accuracy (from the labels). A
 good canary is promoted; a slow one or a wrong one is aborted, all traffic goes
 back to the stable version, and a local receiver gets the notification once.
 """
@@ -17,7 +18,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from mlrelease.client import Client
 from mlrelease.release.phases import Phase
 
 from ..receivers import Receiver
+from ._prometheus import running_prometheus
 
 MODEL = "breast-cancer"
 WAIT = 60.0  # seconds, at most, for the release to finish
@@ -59,6 +61,7 @@ release:
       - latency_p95 <= 0.5
       - accuracy >= stable.accuracy - 0.1
     failure_limit: 0
+    metrics: {metrics}
 notify:
   - webhook: {{url: "{url}"}}
     on: [release_promoted, release_aborted]
@@ -81,9 +84,9 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
-def _project(folder: Path, receiver: Receiver, candidate: str) -> None:
+def _project(folder: Path, receiver: Receiver, candidate: str, metrics: str) -> None:
     (folder / "canary_models.py").write_text(textwrap.dedent(MODELS))
-    (folder / "mlrelease.yaml").write_text(PROJECT.format(url=receiver.url()))
+    (folder / "mlrelease.yaml").write_text(PROJECT.format(url=receiver.url(), metrics=metrics))
     X, _ = load_breast_cancer(return_X_y=True, as_frame=True)
     sys.path.insert(0, str(folder))
     try:
@@ -163,24 +166,37 @@ def _load_until_done(url: str, folder: Path, log: Path) -> tuple[Any, list[int]]
     pytest.fail(f"the release did not finish in {WAIT:.0f} s: {release}\n{log.read_text()}")
 
 
-def _run(folder: Path, receiver: Receiver, candidate: str) -> tuple[Any, list[int]]:
-    _project(folder, receiver, candidate)
+def _run(folder: Path, receiver: Receiver, candidate: str, provider: str) -> tuple[Any, list[int]]:
     port, log = _free_port(), folder / "serve.log"
-    process = _serve(folder, port, log)
-    try:
+    with ExitStack() as stack:
+        metrics = "builtin"
+        prometheus = None
+        if provider == "prometheus":
+            prometheus = stack.enter_context(
+                running_prometheus(folder / "prometheus", _free_port(), f"127.0.0.1:{port}")
+            )
+            metrics = f"{{prometheus: '{prometheus.url}'}}"
+        _project(folder, receiver, candidate, metrics)
+        process = _serve(folder, port, log)
+        stack.callback(_stop, process)
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, process, log)
+        if prometheus is not None:  # the analysis must find the server's series
+            prometheus.wait_until("up", lambda value: value == 1, 60, "first scrape")
         with Client.from_project(folder) as client:
             client.promote(MODEL, 2, "production")  # a canary release starts
         return _load_until_done(url, folder, log)
+    raise AssertionError("unreachable")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        finally:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _notified(receiver: Receiver) -> list[str]:
@@ -190,8 +206,12 @@ def _notified(receiver: Receiver) -> list[str]:
     return [request.json()["kind"] for request in receiver.accepted()]
 
 
-def test_a_good_canary_is_promoted(isolated_env: Path, receiver: Receiver) -> None:
-    release, statuses = _run(isolated_env, receiver, "good")
+PROVIDERS = ["builtin", "prometheus"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_good_canary_is_promoted(isolated_env: Path, receiver: Receiver, provider: str) -> None:
+    release, statuses = _run(isolated_env, receiver, "good", provider)
     assert release.phase is Phase.SUCCEEDED, release.reason
     assert set(statuses) == {200}
     with Client.from_project(isolated_env) as client:
@@ -199,11 +219,12 @@ def test_a_good_canary_is_promoted(isolated_env: Path, receiver: Receiver) -> No
     assert _notified(receiver) == ["release.promoted"]
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize(("candidate", "failing"), [("slow", "latency_p95"), ("wrong", "accuracy")])
 def test_a_slow_or_wrong_canary_is_aborted(
-    isolated_env: Path, receiver: Receiver, candidate: str, failing: str
+    isolated_env: Path, receiver: Receiver, candidate: str, failing: str, provider: str
 ) -> None:
-    release, statuses = _run(isolated_env, receiver, candidate)
+    release, statuses = _run(isolated_env, receiver, candidate, provider)
     assert release.phase is Phase.ABORTED, release.reason
     assert set(statuses) == {200}
     failed = [
