@@ -187,3 +187,13 @@ def test_release_durations_and_person_pauses_parse() -> None:
         env={},
     )
     assert [step.pause for step in spec.release.canary.steps] == [None, 600.0, {}, 0.5]
+
+
+def test_a_shadow_environment_needs_its_strategy_in_the_file() -> None:
+    from mlrelease.spec import parse_spec
+
+    text = RELEASE_BASE.replace("release:\n  canary:\n", "") + (
+        "environments:\n  production: {release: shadow}\n"
+    )
+    with pytest.raises(SpecError, match=r"environments.production.release: releases by shadow"):
+        parse_spec(text, env={})

@@ -579,6 +579,12 @@ def _check_semantics(spec: ProjectSpec, locate: _Locator) -> None:
             validate_name(name, what="environment name")
         except ConfigError as exc:
             raise locate.error(("environments",), exc.message) from None
+        if env.release == "shadow" and spec.release.shadow is None:
+            raise locate.error(
+                ("environments", name, "release"),
+                "releases by shadow, but there is no release: shadow: section; add one with "
+                "its steps (each weight is the share of requests mirrored)",
+            )
         if env.after is not None and env.after not in spec.environments:
             raise locate.error(
                 ("environments", name, "after"),

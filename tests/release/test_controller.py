@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mlrelease.audit import EventKind, list_events
-from mlrelease.errors import ConflictError
+from mlrelease.errors import ConfigError, ConflictError
 from mlrelease.promotion import Policies, Promotions, PromotionStatus
 from mlrelease.registry.service import Registry
 from mlrelease.release.controller import Controller
@@ -287,3 +287,39 @@ def test_only_the_transitions_in_the_table_are_allowed(source: Phase, target: Ph
     else:
         with pytest.raises(ConflictError, match=f"cannot become {target.value}"):
             source.check_transition(target, 1)
+
+
+def test_a_shadow_release_mirrors_and_never_serves_until_promoted(registry: Registry) -> None:
+    register_versions(registry, 2)
+    shadow = StrategySpec.model_validate(
+        {"steps": [{"weight": 50}, {"analysis": {"interval": "10s", "count": 1}}]}
+    )
+    policies = Policies(
+        {"production": EnvironmentSpec(release="shadow")},
+        ReleaseSpec(shadow=shadow),
+    )
+    promotions = Promotions(registry.store, policies, check_gates=Gates())
+    promotions.promote(MODEL, 1, "production", actor="alice")
+    promotions.promote(MODEL, 2, "production", actor="alice")
+    clock, analysis, router = Clock(), Analysis(), Router()
+    controller = Controller(registry.store, analyse=analysis, routers=lambda s: router, now=clock)
+
+    controller.tick()
+    with registry.store.read() as connection:
+        traffic = get_traffic(connection, MODEL, "production")
+    assert (traffic.canary, traffic.canary_weight) == (None, 0)  # nothing answered by v2
+    assert (traffic.shadow, traffic.shadow_share) == (2, 50)
+    clock.advance(11)
+    (release,) = [controller.advance(r.id) for r in Releases(registry.store).list()]
+    assert release.phase is Phase.SUCCEEDED
+    assert registry.alias_version(MODEL, "production") == 2
+
+
+def test_a_shadow_environment_needs_a_shadow_strategy(registry: Registry) -> None:
+    register_versions(registry, 2)
+    policies = Policies({"production": EnvironmentSpec(release="shadow")}, ReleaseSpec())
+    promotions = Promotions(registry.store, policies, check_gates=Gates())
+    promotions.promote(MODEL, 1, "production", actor="alice")
+    with pytest.raises(ConfigError, match="no release: shadow: section"):
+        promotions.promote(MODEL, 2, "production", actor="alice")
+    assert registry.alias_version(MODEL, "production") == 1
