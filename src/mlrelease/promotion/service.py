@@ -203,20 +203,14 @@ class Promotions:
                 )
             self._insert_decision(connection, request, actor, "approve", reason)
             approvals = _count_approvals(connection, request_id)
-            self._emit(
+            self._request_event(
                 connection,
-                kind=EventKind.PROMOTION_APPROVED,
-                model=request.model,
-                actor=actor,
-                environment=request.environment,
-                from_version=request.from_version,
-                to_version=request.version,
-                reason=reason,
-                payload={
-                    "request": request_id,
-                    "approvals": approvals,
-                    "required": request.approvals_required,
-                },
+                request,
+                EventKind.PROMOTION_APPROVED,
+                actor,
+                reason,
+                approvals=approvals,
+                required=request.approvals_required,
             )
             if approvals >= request.approvals_required:
                 live = _live_version(connection, request.model_id, request.environment)
@@ -250,17 +244,7 @@ class Promotions:
             PromotionStatus(request.status).check_transition(PromotionStatus.REJECTED, request_id)
             self._insert_decision(connection, request, actor, "reject", reason)
             _set_status(connection, request_id, PromotionStatus.REJECTED)
-            self._emit(
-                connection,
-                kind=EventKind.PROMOTION_REJECTED,
-                model=request.model,
-                actor=actor,
-                environment=request.environment,
-                from_version=request.from_version,
-                to_version=request.version,
-                reason=reason,
-                payload={"request": request_id},
-            )
+            self._request_event(connection, request, EventKind.PROMOTION_REJECTED, actor, reason)
             return _read_request(connection, request_id)
 
     def _lock_request(self, connection: Connection, request_id: int) -> Any:
@@ -349,16 +333,28 @@ class Promotions:
 
     def _cancel(self, connection: Connection, request: Any, *, actor: str, reason: str) -> None:
         _set_status(connection, request.id, PromotionStatus.CANCELLED)
+        self._request_event(connection, request, EventKind.PROMOTION_CANCELLED, actor, reason)
+
+    def _request_event(
+        self,
+        connection: Connection,
+        request: Any,
+        kind: str,
+        actor: str,
+        reason: str,
+        **payload: Any,
+    ) -> None:
+        """An event about a promotion request, from the version live then to the requested."""
         self._emit(
             connection,
-            kind=EventKind.PROMOTION_CANCELLED,
+            kind=kind,
             model=request.model,
             actor=actor,
             environment=request.environment,
             from_version=request.from_version,
             to_version=request.version,
             reason=reason,
-            payload={"request": request.id},
+            payload={"request": request.id, **payload},
         )
 
     # -- the emergency path and retirement --------------------------------------------
