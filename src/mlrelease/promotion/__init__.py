@@ -4,18 +4,25 @@ It owns the rules (order, gates, approvals, who may approve), promotion requests
 and their decisions, rollback, and reading the alias history back ("what was
 live at 10:00?"). Every change is one transaction with its audit event, and the
 notifications it announces are written to the outbox in that same transaction.
+
+The service and the history are imported on first use, so the CLI's light
+commands (and `--help`) do not load the registry and its model flavors.
 """
 
 from __future__ import annotations
 
-from mlrelease.promotion.history import ALIAS_KINDS, live_at, live_lineage
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mlrelease.promotion.policy import EnvironmentPolicy, Policies
 from mlrelease.promotion.records import Decision, PromotionInfo, PromotionStatus
-from mlrelease.promotion.service import Announcer, GateChecker, Promotions
+
+if TYPE_CHECKING:
+    from mlrelease.promotion.history import ALIAS_KINDS, live_at, live_lineage
+    from mlrelease.promotion.service import GateChecker, Promotions
 
 __all__ = [
     "ALIAS_KINDS",
-    "Announcer",
     "Decision",
     "EnvironmentPolicy",
     "GateChecker",
@@ -26,3 +33,17 @@ __all__ = [
     "live_at",
     "live_lineage",
 ]
+
+_LAZY = {
+    "ALIAS_KINDS": "mlrelease.promotion.history",
+    "live_at": "mlrelease.promotion.history",
+    "live_lineage": "mlrelease.promotion.history",
+    "GateChecker": "mlrelease.promotion.service",
+    "Promotions": "mlrelease.promotion.service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mlrelease.promotion' has no attribute {name!r}")
