@@ -136,16 +136,16 @@ def test_request_metrics_count_requests_in_the_window_not_rows(
         store, CANARY, "requests", "error_rate", "latency_mean", "latency_p50", "latency_p99"
     )
     assert len(statements) == 1
-    seconds = np.concatenate([latency, [5000.0, 10.0]]) / 1000.0
+    logged = np.concatenate([latency, [5000.0, 10.0]]) / 1000.0
     assert found["requests"].value == found["requests"].samples == 42
     assert found["error_rate"].value == pytest.approx((5 + 1) / 42)
-    assert found["latency_mean"].value == pytest.approx(seconds.mean())
-    assert found["latency_p50"].value == pytest.approx(np.quantile(seconds, 0.5))
-    assert found["latency_p99"].value == pytest.approx(np.quantile(seconds, 0.99))
+    assert found["latency_mean"].value == pytest.approx(logged.mean())
+    assert found["latency_p50"].value == pytest.approx(np.quantile(logged, 0.5))
+    assert found["latency_p99"].value == pytest.approx(np.quantile(logged, 0.99))
     assert found["latency_mean"].samples == 42
     replicates = found["latency_mean"].replicates(np.random.default_rng(1), 500)
     assert replicates.shape == (500,)
-    assert abs(replicates.mean() - seconds.mean()) < 3 * seconds.std() / np.sqrt(42)
+    assert abs(replicates.mean() - logged.mean()) < 3 * logged.std() / np.sqrt(42)
 
 
 def test_stable_is_its_version_in_the_stable_role(store: Store) -> None:
