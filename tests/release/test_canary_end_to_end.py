@@ -33,7 +33,7 @@ from ..receivers import Receiver
 from ._prometheus import running_prometheus
 
 MODEL = "breast-cancer"
-WAIT = 60.0  # seconds, at most, for the release to finish
+WAIT = 120.0  # seconds, at most, for the release to finish
 MODELS = """
 import time
 
@@ -155,12 +155,17 @@ def _load_until_done(url: str, folder: Path, log: Path) -> tuple[Any, list[int]]
                 )
             return answer.status_code
 
-        sent = 0
+        sent = resumed = 0
         while time.monotonic() < deadline and sent < 20_000:
             statuses += pool.map(one, range(sent, sent + 40))
             sent += 40
             with Client.from_project(folder) as client:
                 (release,) = client.releases.list()
+                if release.phase is Phase.PAUSED and resumed < 3:
+                    # An inconclusive window (a loaded machine sends fewer requests)
+                    # waits for a person; the person looks and lets it go on.
+                    client.releases.resume(release.id, actor="tester")
+                    resumed += 1
             if release.phase in (Phase.SUCCEEDED, Phase.ABORTED):
                 return release, statuses
     pytest.fail(f"the release did not finish in {WAIT:.0f} s: {release}\n{log.read_text()}")

@@ -13,24 +13,22 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from mlrelease.audit import Announcer, EventInfo, EventKind, list_events, record_event
 from mlrelease.errors import (
     ConfigError,
     ConflictError,
-    ModelNotFoundError,
     NotFoundError,
     PromotionRefused,
 )
 from mlrelease.gates import GateResult, raise_for_failed_gates
-from mlrelease.names import validate_name
+from mlrelease.promotion import _queries as queries
 from mlrelease.promotion.history import ALIAS_KINDS, has_been_live, live_lineage
 from mlrelease.promotion.policy import EnvironmentPolicy, Policies
-from mlrelease.promotion.records import Decision, PromotionInfo, PromotionStatus
+from mlrelease.promotion.records import PromotionInfo, PromotionStatus
 from mlrelease.registry.records import VersionStatus
 from mlrelease.registry.service import lock_model, move_alias, version_row
-from mlrelease.release.phases import Phase
 from mlrelease.release.service import abort_release, lock_release, start_release
 from mlrelease.store import Store, tables
 
@@ -39,10 +37,7 @@ __all__ = ["Announcer", "GateChecker", "Promotions"]
 _P = tables.promotions.c
 _D = tables.decisions.c
 _M = tables.models.c
-_A = tables.aliases.c
 _V = tables.versions.c
-_T = tables.traffic.c
-_R = tables.releases.c
 
 # (model, version, environment) -> the gate results for promoting there.
 GateChecker = Callable[[str, int, str], Sequence[GateResult]]
@@ -107,13 +102,13 @@ class Promotions:
                     reason=reason,
                     payload={"request": request_id, "approvals": policy.approvals, "gates": gates},
                 )
-            return _read_request(connection, request_id)
+            return queries.read_request(connection, request_id)
 
     def _check_promotable(
         self, connection: Connection, model: str, version: int, policy: EnvironmentPolicy
     ) -> int | None:
         """Every rule that does not need the gates; returns the version live in the target."""
-        model_id = _model_id(connection, model)
+        model_id = queries.model_id(connection, model)
         _, status = version_row(connection, model_id, version)
         target = policy.name
         if status == VersionStatus.ARCHIVED:
@@ -127,16 +122,16 @@ class Promotions:
                 f"{target}; promote it there first: "
                 f"mlrelease promote {model} {version} --to {policy.after}"
             )
-        live = _live_version(connection, model_id, target)
+        live = queries.live_version(connection, model_id, target)
         if live == version:
             raise ConflictError(f"{model} v{version} is already live in {target}")
-        releasing = _active_release(connection, model_id, target)
+        releasing = queries.active_release(connection, model_id, target)
         if releasing is not None:
             raise ConflictError(
                 f"release #{releasing} is moving {target} to another version; wait for it, or "
                 f'stop it: mlrelease release abort {releasing} --reason "..."'
             )
-        waiting = _pending_request(connection, model_id, target)
+        waiting = queries.pending_request(connection, model_id, target)
         if waiting is not None:
             raise ConflictError(
                 f"promotion request #{waiting.id} ({model} v{waiting.version} to {target}) "
@@ -169,13 +164,13 @@ class Promotions:
             "requested_at": datetime.now(UTC),
             "decided_at": None,
         }
-        return int(connection.execute(_INSERT_REQUEST, values).scalar_one())
+        return int(connection.execute(queries.INSERT_REQUEST, values).scalar_one())
 
     def _record_gate_failure(
         self, model: str, version: int, to: str, results: list[GateResult], *, actor: str
     ) -> None:
         with self.store.write() as connection:
-            live = _live_version(connection, _model_id(connection, model), to)
+            live = queries.live_version(connection, queries.model_id(connection, model), to)
             self._emit(
                 connection,
                 kind=EventKind.GATE_FAILED,
@@ -202,7 +197,7 @@ class Promotions:
                     f"{request.environment}.self_approval is off)"
                 )
             self._insert_decision(connection, request, actor, "approve", reason)
-            approvals = _count_approvals(connection, request_id)
+            approvals = queries.count_approvals(connection, request_id)
             self._request_event(
                 connection,
                 request,
@@ -213,7 +208,7 @@ class Promotions:
                 required=request.approvals_required,
             )
             if approvals >= request.approvals_required:
-                live = _live_version(connection, request.model_id, request.environment)
+                live = queries.live_version(connection, request.model_id, request.environment)
                 if live != request.from_version:
                     self._cancel(
                         connection,
@@ -226,7 +221,7 @@ class Promotions:
                     self._complete(
                         connection, request.model, request.model_id, request_id, actor=actor
                     )
-            outcome = _read_request(connection, request_id)
+            outcome = queries.read_request(connection, request_id)
         if outcome.status is PromotionStatus.CANCELLED:
             raise ConflictError(
                 f"promotion #{request_id} was cancelled: {request.environment} changed since it "
@@ -243,9 +238,9 @@ class Promotions:
             request = self._lock_request(connection, request_id)
             PromotionStatus(request.status).check_transition(PromotionStatus.REJECTED, request_id)
             self._insert_decision(connection, request, actor, "reject", reason)
-            _set_status(connection, request_id, PromotionStatus.REJECTED)
+            queries.set_status(connection, request_id, PromotionStatus.REJECTED)
             self._request_event(connection, request, EventKind.PROMOTION_REJECTED, actor, reason)
-            return _read_request(connection, request_id)
+            return queries.read_request(connection, request_id)
 
     def _lock_request(self, connection: Connection, request_id: int) -> Any:
         model = connection.execute(
@@ -258,7 +253,9 @@ class Promotions:
                 f"no promotion request #{request_id}; see 'mlrelease approvals --all'"
             )
         lock_model(connection, model)  # the model lock first, as every alias change does
-        return connection.execute(_REQUEST.where(_P.id == request_id).with_for_update()).one()
+        return connection.execute(
+            queries.REQUEST.where(_P.id == request_id).with_for_update()
+        ).one()
 
     @staticmethod
     def _insert_decision(
@@ -286,11 +283,11 @@ class Promotions:
         self, connection: Connection, model: str, model_id: int, request_id: int, *, actor: str
     ) -> None:
         """Move the alias now, or start the environment's progressive release."""
-        request = connection.execute(_REQUEST.where(_P.id == request_id)).one()
+        request = connection.execute(queries.REQUEST.where(_P.id == request_id)).one()
         policy = self.policies[request.environment]
-        live = _live_version(connection, model_id, request.environment)
+        live = queries.live_version(connection, model_id, request.environment)
         if policy.release != "direct" and live is not None:
-            _set_status(connection, request_id, PromotionStatus.RELEASING)
+            queries.set_status(connection, request_id, PromotionStatus.RELEASING)
             event = start_release(
                 connection,
                 model=model,
@@ -308,7 +305,7 @@ class Promotions:
             return
         # Archiving cancels waiting requests under the same lock, so the version is live-able.
         version_id, _ = version_row(connection, model_id, request.version)
-        _set_status(connection, request_id, PromotionStatus.PROMOTED)
+        queries.set_status(connection, request_id, PromotionStatus.PROMOTED)
         approvers = connection.execute(
             select(_D.actor).where(_D.promotion_id == request_id, _D.decision == "approve")
         ).scalars()
@@ -332,7 +329,7 @@ class Promotions:
         self._announce(connection, event)
 
     def _cancel(self, connection: Connection, request: Any, *, actor: str, reason: str) -> None:
-        _set_status(connection, request.id, PromotionStatus.CANCELLED)
+        queries.set_status(connection, request.id, PromotionStatus.CANCELLED)
         self._request_event(connection, request, EventKind.PROMOTION_CANCELLED, actor, reason)
 
     def _request_event(
@@ -372,12 +369,12 @@ class Promotions:
             raise ConfigError('a rollback needs a reason: --reason "..."')
         with self.store.write() as connection:
             model_id, _ = lock_model(connection, model)
-            live = _live_version(connection, model_id, environment)
+            live = queries.live_version(connection, model_id, environment)
             if live is None:
                 raise ConflictError(f"nothing is live in {environment} for '{model}'")
             target = self._rollback_target(connection, model, environment, live, to)
             version_id, _ = version_row(connection, model_id, target)
-            releasing = _active_release(connection, model_id, environment)
+            releasing = queries.active_release(connection, model_id, environment)
             if releasing is not None:
                 abort_release(
                     connection,
@@ -386,7 +383,7 @@ class Promotions:
                     reason=f"rolled back: {reason}",
                     announce=self._announce,
                 )
-            cleared = _clear_traffic(connection, model_id, environment)
+            cleared = queries.clear_traffic(connection, model_id, environment)
             event = move_alias(
                 connection,
                 model,
@@ -432,7 +429,7 @@ class Promotions:
             version_id, status = version_row(connection, model_id, version)
             if status == VersionStatus.ARCHIVED:
                 raise ConflictError(f"{model} v{version} is already archived")
-            live_in = _environments_running(connection, version_id)
+            live_in = queries.environments_running(connection, version_id)
             if live_in:
                 raise ConflictError(
                     f"{model} v{version} is live in {', '.join(live_in)}; promote or roll back "
@@ -452,7 +449,7 @@ class Promotions:
                 reason=reason,
             )
             waiting = connection.execute(
-                _REQUEST.where(
+                queries.REQUEST.where(
                     _P.model_id == model_id,
                     _P.version == version,
                     _P.status == PromotionStatus.PENDING.value,
@@ -473,7 +470,7 @@ class Promotions:
         limit: int = 100,
     ) -> list[PromotionInfo]:
         """Promotion requests, newest first; by default only those that wait."""
-        query = _REQUEST.order_by(_P.id.desc()).limit(limit)
+        query = queries.REQUEST.order_by(_P.id.desc()).limit(limit)
         if model is not None:
             query = query.where(_M.name == model)
         if environment is not None:
@@ -482,11 +479,11 @@ class Promotions:
             query = query.where(_P.status == status.value)
         with self.store.read() as connection:
             rows = connection.execute(query).all()
-            return [_with_decisions(connection, row) for row in rows]
+            return [queries.with_decisions(connection, row) for row in rows]
 
     def request(self, request_id: int) -> PromotionInfo:
         with self.store.read() as connection:
-            return _read_request(connection, request_id)
+            return queries.read_request(connection, request_id)
 
     # -- events -----------------------------------------------------------------
 
@@ -496,121 +493,3 @@ class Promotions:
     def _announce(self, connection: Connection, event: EventInfo) -> None:
         if self._announcer is not None:
             self._announcer.announce(connection, event)
-
-
-_REQUEST = select(
-    _P.id,
-    _P.model_id,
-    _M.name.label("model"),
-    _P.version,
-    _P.environment,
-    _P.status,
-    _P.approvals_required,
-    _P.allow_self_approval,
-    _P.from_version,
-    _P.gate_results,
-    _P.reason,
-    _P.requested_by,
-    _P.requested_at,
-    _P.decided_at,
-).select_from(tables.promotions.join(tables.models, _P.model_id == _M.id))
-_INSERT_REQUEST = insert(tables.promotions).returning(_P.id)
-
-
-def _model_id(connection: Connection, model: str) -> int:
-    validate_name(model, what="model name")
-    model_id = connection.execute(select(_M.id).where(_M.name == model)).scalar_one_or_none()
-    if model_id is None:
-        raise ModelNotFoundError(f"no model named '{model}'; see 'mlrelease models'")
-    return int(model_id)
-
-
-def _live_version(connection: Connection, model_id: int, environment: str) -> int | None:
-    return connection.execute(
-        select(_V.version)
-        .select_from(tables.aliases.join(tables.versions, _A.version_id == _V.id))
-        .where(_A.model_id == model_id, _A.environment == environment)
-    ).scalar_one_or_none()
-
-
-def _environments_running(connection: Connection, version_id: int) -> list[str]:
-    return list(
-        connection.execute(
-            select(_A.environment).where(_A.version_id == version_id).order_by(_A.environment)
-        ).scalars()
-    )
-
-
-def _pending_request(connection: Connection, model_id: int, environment: str) -> Any:
-    return connection.execute(
-        _REQUEST.where(
-            _P.model_id == model_id,
-            _P.environment == environment,
-            _P.status == PromotionStatus.PENDING.value,
-        )
-    ).first()
-
-
-def _active_release(connection: Connection, model_id: int, environment: str) -> int | None:
-    return connection.execute(
-        select(_R.id).where(
-            _R.model_id == model_id,
-            _R.environment == environment,
-            _R.phase.not_in([Phase.SUCCEEDED.value, Phase.ABORTED.value]),
-        )
-    ).scalar_one_or_none()
-
-
-def _count_approvals(connection: Connection, request_id: int) -> int:
-    return int(
-        connection.execute(
-            select(func.count())
-            .select_from(tables.decisions)
-            .where(_D.promotion_id == request_id, _D.decision == "approve")
-        ).scalar_one()
-    )
-
-
-def _set_status(connection: Connection, request_id: int, status: PromotionStatus) -> None:
-    connection.execute(
-        update(tables.promotions)
-        .where(_P.id == request_id)
-        .values(status=status.value, decided_at=datetime.now(UTC))
-    )
-
-
-def _clear_traffic(connection: Connection, model_id: int, environment: str) -> dict[str, Any]:
-    key = (_T.model_id == model_id) & (_T.environment == environment)
-    row = connection.execute(
-        select(_T.canary_version, _T.canary_weight, _T.shadow_version, _T.shadow_share).where(key)
-    ).first()
-    if row is None or (row.canary_version is None and row.shadow_version is None):
-        return {}
-    connection.execute(
-        update(tables.traffic)
-        .where(key)
-        .values(canary_version=None, canary_weight=0, shadow_version=None, shadow_share=0)
-    )
-    return dict(row._asdict())
-
-
-def _read_request(connection: Connection, request_id: int) -> PromotionInfo:
-    row = connection.execute(_REQUEST.where(_P.id == request_id)).first()
-    if row is None:
-        raise NotFoundError(f"no promotion request #{request_id}; see 'mlrelease approvals --all'")
-    return _with_decisions(connection, row)
-
-
-def _with_decisions(connection: Connection, row: Any) -> PromotionInfo:
-    decisions = tuple(
-        Decision(actor=d.actor, decision=d.decision, reason=d.reason, created_at=d.created_at)
-        for d in connection.execute(
-            select(_D.actor, _D.decision, _D.reason, _D.created_at)
-            .where(_D.promotion_id == row.id)
-            .order_by(_D.id)
-        )
-    )
-    data = row._asdict()
-    data.pop("model_id")
-    data["status"] = PromotionStatus(data["status"])
-    return PromotionInfo(**data, decisions=decisions)
