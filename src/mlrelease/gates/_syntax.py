@@ -21,11 +21,12 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeAlias
+from typing import Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
+from mlrelease._tokens import Token, tokenize
 from mlrelease.errors import ConfigError, GateExpressionError
 from mlrelease.evaluation.bootstrap import Side
 from mlrelease.evaluation.metrics import Task, metric_def
@@ -97,31 +98,10 @@ def _metric_refs(node: Expr) -> Iterator[Metric]:
             yield from _metric_refs(right)
 
 
-# --- tokenizer ------------------------------------------------------------------
-
-_TokenKind: TypeAlias = Literal["number", "name", "compare", "symbol", "end"]
-
-_TOKEN: Final = re.compile(
-    r"""
-      (?P<space>\s+)
-    | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<compare>>=|<=|==|!=|>|<)
-    | (?P<symbol>[-+*/().])
-    """,
-    re.VERBOSE | re.ASCII,
-)
-_WORD_CHARS: Final = re.compile(r"[A-Za-z0-9_.]*", re.ASCII)
+# --- errors -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: _TokenKind
-    text: str
-    column: int  # 1-based, as people count
-
-
-def _describe(token: _Token) -> str:
+def _describe(token: Token) -> str:
     return "the end of the gate" if token.kind == "end" else repr(token.text)
 
 
@@ -134,35 +114,6 @@ def _syntax_error(text: str, column: int, message: str) -> GateExpressionError:
     )
 
 
-def _tokenize(text: str) -> Iterator[_Token]:
-    """Tokens on demand, so the parser reports the leftmost problem first."""
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            char = text[position]
-            hint = " (did you mean '=='?)" if char == "=" else ""
-            raise _syntax_error(text, position + 1, f"unexpected character {char!r}{hint}")
-        kind = match.lastgroup
-        if kind == "number" and match.end() < len(text):
-            # "1e", "0.5x", "1.2.3": a number glued to more word characters is a typo.
-            glued = _WORD_CHARS.match(text, match.end())
-            if glued is not None and glued.end() > match.end():
-                bad = text[position : glued.end()]
-                raise _syntax_error(text, position + 1, f"malformed number {bad!r}")
-        if kind is not None and kind != "space":
-            yield _Token(_token_kind(kind), match.group(), position + 1)
-        position = match.end()
-    yield _Token("end", "", len(text) + 1)
-
-
-def _token_kind(group: str) -> _TokenKind:
-    match group:
-        case "number" | "name" | "compare" | "symbol":
-            return group
-    raise AssertionError(f"unhandled token group {group!r}")
-
-
 # --- parser ---------------------------------------------------------------------
 
 
@@ -172,7 +123,11 @@ class _Parser:
     def __init__(self, text: str, task: Task) -> None:
         self._text = text
         self._task = task
-        self._tokens = _tokenize(text)
+        self._tokens = tokenize(
+            text,
+            comparisons=_COMPARISONS,
+            fail=lambda column, problem: _syntax_error(text, column, problem),
+        )
         self._current = next(self._tokens)
         self._nesting = 0
 
@@ -253,7 +208,7 @@ class _Parser:
             f"expected a number, a metric, champion.<metric> or '(', found {_describe(token)}",
         )
 
-    def _champion_metric(self, champion: _Token) -> _Token:
+    def _champion_metric(self, champion: Token) -> Token:
         dot = self._advance()
         if dot.text != ".":
             raise self._error(
@@ -266,14 +221,14 @@ class _Parser:
             raise self._error(metric, f"expected a metric after 'champion.', found {found}")
         return metric
 
-    def _known_metric(self, token: _Token) -> str:
+    def _known_metric(self, token: Token) -> str:
         try:
             return metric_def(token.text, self._task).name
         except ConfigError as exc:
             raise self._error(token, exc.message) from None
 
     @contextmanager
-    def _nested(self, token: _Token) -> Iterator[None]:
+    def _nested(self, token: Token) -> Iterator[None]:
         self._nesting += 1
         if self._nesting > _MAX_NESTING:
             raise self._error(token, f"nested more than {_MAX_NESTING} levels deep")
@@ -282,20 +237,20 @@ class _Parser:
         finally:
             self._nesting -= 1
 
-    def _peek(self) -> _Token:
+    def _peek(self) -> Token:
         return self._current
 
     def _peek_symbol(self, *symbols: str) -> bool:
         token = self._peek()
         return token.kind == "symbol" and token.text in symbols
 
-    def _advance(self) -> _Token:
+    def _advance(self) -> Token:
         token = self._current
         if token.kind != "end":  # the end token stays put so errors can point at it
             self._current = next(self._tokens)
         return token
 
-    def _error(self, token: _Token, message: str) -> GateExpressionError:
+    def _error(self, token: Token, message: str) -> GateExpressionError:
         return _syntax_error(self._text, token.column, message)
 
 

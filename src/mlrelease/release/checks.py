@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Final, TypeAlias
@@ -32,6 +31,7 @@ from typing import Final, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from mlrelease._tokens import Token, tokenize
 from mlrelease.errors import ConfigError
 from mlrelease.release.metrics import CANDIDATE_ONLY, METRICS
 
@@ -127,19 +127,10 @@ class Check:
         return _evaluate(self.threshold, resolve)
 
 
-# --- tokenizer ------------------------------------------------------------------
+# --- comparisons and errors -------------------------------------------------------
 
-_TOKEN: Final = re.compile(
-    r"""
-      (?P<space>\s+)
-    | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<compare>>=|<=|==|!=|=>|=<|>|<|=)
-    | (?P<symbol>[-+*/().])
-    """,
-    re.VERBOSE | re.ASCII,
-)
-_GLUED: Final = re.compile(r"[A-Za-z0-9_.]+", re.ASCII)
+# Those that are not OPERATORS are read only to answer them with a hint.
+_COMPARISONS: Final = (">=", "<=", "==", "!=", "=>", "=<", ">", "<", "=")
 _COMPARE_HINTS: Final = {
     "==": "; '==' and '!=' cannot judge a measurement",
     "!=": "; '==' and '!=' cannot judge a measurement",
@@ -149,29 +140,6 @@ _COMPARE_HINTS: Final = {
 }
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # number | name | compare | symbol | end
-    text: str
-    column: int  # 1-based
-
-
-def _tokenize(text: str) -> Iterator[_Token]:
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None or match.lastgroup is None:
-            raise _error(text, position + 1, f"unexpected character {text[position]!r}")
-        glued = _GLUED.match(text, match.end())
-        if match.lastgroup == "number" and glued is not None:
-            bad = text[position : glued.end()]
-            raise _error(text, position + 1, f"malformed number {bad!r}")
-        if match.lastgroup != "space":
-            yield _Token(match.lastgroup, match.group(), position + 1)
-        position = match.end()
-    yield _Token("end", "", len(text) + 1)
-
-
 def _error(text: str, column: int, problem: str) -> ConfigError:
     return ConfigError(
         f"check {text!r}, column {column}: {problem}",
@@ -179,7 +147,7 @@ def _error(text: str, column: int, problem: str) -> ConfigError:
     )
 
 
-def _describe(token: _Token) -> str:
+def _describe(token: Token) -> str:
     return "the end of the check" if token.kind == "end" else repr(token.text)
 
 
@@ -192,7 +160,11 @@ class _Parser:
     def __init__(self, text: str, metrics: Collection[str]) -> None:
         self._text = text
         self._metrics = metrics
-        self._tokens = _tokenize(text)
+        self._tokens = tokenize(
+            text,
+            comparisons=_COMPARISONS,
+            fail=lambda column, problem: _error(text, column, problem),
+        )
         self._current = next(self._tokens)
         self._nesting = 0
 
@@ -287,7 +259,7 @@ class _Parser:
             )
         return StableMetric(name)
 
-    def _metric(self, token: _Token) -> str:
+    def _metric(self, token: Token) -> str:
         if token.text not in self._metrics:
             close = difflib.get_close_matches(token.text, sorted(self._metrics), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
@@ -295,7 +267,7 @@ class _Parser:
             raise self._fail(token, f"unknown metric {token.text!r}; {hint}known: {known}")
         return token.text
 
-    def _enter(self, token: _Token) -> None:
+    def _enter(self, token: Token) -> None:
         self._nesting += 1
         if self._nesting > _MAX_NESTING:
             raise self._fail(token, f"nested more than {_MAX_NESTING} levels deep")
@@ -303,13 +275,13 @@ class _Parser:
     def _at_symbol(self, *symbols: str) -> bool:
         return self._current.kind == "symbol" and self._current.text in symbols
 
-    def _advance(self) -> _Token:
+    def _advance(self) -> Token:
         token = self._current
         if token.kind != "end":  # the end token stays, so errors can point at it
             self._current = next(self._tokens)
         return token
 
-    def _fail(self, token: _Token, problem: str) -> ConfigError:
+    def _fail(self, token: Token, problem: str) -> ConfigError:
         return _error(self._text, token.column, problem)
 
 
