@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -280,6 +281,121 @@ class ReleaseSpec(_Strict):
     shadow: StrategySpec | None = None  # steps' weight is the share of requests mirrored
 
 
+DRIFT_METHODS = ("psi", "ks", "wasserstein", "jensenshannon", "chisquare")
+LIVE_METRICS = ("accuracy", "macro_f1", "rmse", "mae")  # measurable from ground-truth feedback
+DriftMethod = Literal["psi", "ks", "wasserstein", "jensenshannon", "chisquare"]
+
+
+class FeatureDriftSpec(_Strict):
+    method: DriftMethod | None = None
+    threshold: Annotated[float, Field(ge=0)] | None = None
+
+
+class DriftSpec(_Strict):
+    """How the monitor judges drift of the inputs (and of the predictions) against the profile."""
+
+    method: DriftMethod = "psi"  # for numeric features; psi, ks, wasserstein or jensenshannon
+    categorical: DriftMethod | None = None  # default: method where it applies, else chisquare
+    threshold: Annotated[float, Field(ge=0)] | None = None  # default: Evidently's for the method
+    share: Annotated[float, Field(gt=0, le=1)] = 0.5  # drifted share of features that is drift
+    features: dict[str, FeatureDriftSpec] = {}  # per-feature method/threshold
+    predictions: bool = True  # judge the prediction distribution too
+    for_: Duration = Field(0.0, alias="for")  # drift must hold this long before it counts
+
+
+class LiveMetricSpec(_Strict):
+    """A floor (or ceiling) for a metric measured from ground-truth labels of served rows."""
+
+    min: float | None = None
+    max: float | None = None
+    window: Annotated[int, Field(ge=1)] = 500  # newest labelled rows
+    min_labels: Annotated[int, Field(ge=1)] = 30  # fewer: not judged
+    for_: Duration = Field(0.0, alias="for")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> LiveMetricSpec:
+        if self.min is None and self.max is None:
+            raise ValueError("give 'min' (accuracy: {min: 0.85}) or 'max' (rmse: {max: 4.0})")
+        return self
+
+
+class MonitoringSpec(_Strict):
+    environment: str | None = None  # default: the last environment
+    interval: Duration = 300.0  # seconds between checks by `mlrelease controller`
+    window: Annotated[int, Field(ge=1)] = 1000  # newest rows of the prediction log
+    min_rows: Annotated[int, Field(ge=1)] = 100  # fewer rows in the window: drift not judged
+    drift: DriftSpec = DriftSpec()
+    accuracy: LiveMetricSpec | None = None
+    macro_f1: LiveMetricSpec | None = None
+    rmse: LiveMetricSpec | None = None
+    mae: LiveMetricSpec | None = None
+
+    def live_metrics(self) -> dict[str, LiveMetricSpec]:
+        """The live metrics with a floor or ceiling, by name."""
+        return {
+            name: spec for name in LIVE_METRICS if (spec := getattr(self, name)) is not None
+        }
+
+
+class ScheduleTrigger(_Strict):
+    schedule: str  # cron, five fields: minute hour day-of-month month day-of-week (UTC)
+
+
+class NewLabelsTrigger(_Strict):
+    new_labels: Annotated[int, Field(ge=1)]  # labelled rows gathered since the last retrain
+
+
+TriggerItem = str | ScheduleTrigger | NewLabelsTrigger
+
+
+class FolderStreamSpec(_Strict):
+    path: str
+    pattern: str = "*"
+
+
+class RedisStreamSpec(_Strict):
+    url: str = "redis://127.0.0.1:6379/0"
+    stream: str
+    group: str = "mlrelease"
+
+
+class KafkaStreamSpec(_Strict):
+    bootstrap_servers: str
+    topic: str
+    group: str = "mlrelease"
+    options: dict[str, Any] = {}  # passed to the consumer (security.protocol, sasl.*, ...)
+
+
+class StreamSpec(_Strict):
+    """A source of new labelled rows: exactly one of folder, redis or kafka."""
+
+    name: str | None = None
+    folder: FolderStreamSpec | str | None = None
+    redis: RedisStreamSpec | None = None
+    kafka: KafkaStreamSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> StreamSpec:
+        given = [kind for kind in ("folder", "redis", "kafka") if getattr(self, kind) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "each source needs exactly one of 'folder', 'redis' or 'kafka' "
+                f"(got {', '.join(given) or 'none'})"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "folder" if self.folder is not None else "redis" if self.redis else "kafka"
+
+
+class RetrainSpec(_Strict):
+    on: list[TriggerItem] = []  # drift, a live metric's name, {schedule: cron}, {new_labels: N}
+    sources: list[StreamSpec] = []  # streams of new labelled rows
+    feedback: bool = True  # also train on served rows that got a ground-truth label
+    promote_to: str | None = None  # furthest environment to promote to; default: as policy allows
+
+
 class StoreSpec(_Strict):
     metadata: str | None = None
     artifacts: str | None = None
@@ -309,6 +425,8 @@ class ProjectSpec(_Strict):
     registry: RegistrySpec = RegistrySpec()
     notify: list[NotifySpec] = []
     release: ReleaseSpec = Field(default_factory=ReleaseSpec)
+    monitoring: MonitoringSpec | None = None
+    retrain: RetrainSpec = RetrainSpec()
 
     @field_validator("model")
     @classmethod
@@ -336,6 +454,12 @@ class ProjectSpec(_Strict):
     @property
     def first_environment(self) -> str:
         return self.environment_order[0]
+
+    @property
+    def monitored_environment(self) -> str:
+        """Where the monitor reads the prediction log: as configured, else the last environment."""
+        configured = self.monitoring.environment if self.monitoring else None
+        return configured or self.environment_order[-1]
 
     def parsed_gates(self) -> list[Gate]:
         return [gate_from_item(item, self.task) for item in self.gates]
@@ -525,6 +649,15 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "store": StoreSpec,
     "registry": RegistrySpec,
     "release": ReleaseSpec,
+    "monitoring": MonitoringSpec,
+    "monitoring.drift": DriftSpec,
+    **{f"monitoring.{name}": LiveMetricSpec for name in LIVE_METRICS},
+    "retrain": RetrainSpec,
+}
+_STREAM_PARTS: dict[str, type[BaseModel]] = {
+    "folder": FolderStreamSpec,
+    "redis": RedisStreamSpec,
+    "kafka": KafkaStreamSpec,
 }
 
 
@@ -551,6 +684,10 @@ def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
         model = ReleaseSpec if len(parent) == 1 else StrategySpec if len(parent) == 2 else model
     elif parent and parent[0] == "notify":
         model = {2: NotifySpec, 3: _NOTIFY_PARTS.get(str(parent[-1]))}.get(len(parent))
+    elif parent[:2] == ("retrain", "sources"):
+        model = {3: StreamSpec, 4: _STREAM_PARTS.get(str(parent[-1]))}.get(len(parent))
+    elif parent[:2] == ("monitoring", "drift") and len(parent) == 4:
+        model = FeatureDriftSpec
     elif parent and isinstance(parent[-1], int):
         model = GateSpec
     else:
@@ -594,6 +731,8 @@ def _check_semantics(spec: ProjectSpec, locate: _Locator) -> None:
     _check_gates(spec.gates, ("gates",), spec, locate)
     _check_channel_names(spec, locate)
     _check_release_checks(spec, locate)
+    _check_monitoring(spec, locate)
+    _check_retrain(spec, locate)
     for name, env in spec.environments.items():
         _check_gates(env.gates, ("environments", name, "gates"), spec, locate)
 
@@ -620,6 +759,109 @@ def _check_release_checks(spec: ProjectSpec, locate: _Locator) -> None:
                 parse_check(text, extra_metrics=custom)
             except ConfigError as exc:
                 raise locate.error(path, exc.message.splitlines()[0]) from None
+
+
+_NUMERIC_DRIFT = ("psi", "ks", "wasserstein", "jensenshannon")
+_CATEGORICAL_DRIFT = ("psi", "chisquare", "jensenshannon")
+_TASK_METRICS = {"classification": ("accuracy", "macro_f1"), "regression": ("rmse", "mae")}
+
+
+def _check_monitoring(spec: ProjectSpec, locate: _Locator) -> None:
+    monitoring = spec.monitoring
+    if monitoring is None:
+        return
+    where = ("monitoring",)
+    if monitoring.environment is not None and monitoring.environment not in spec.environments:
+        raise locate.error(
+            (*where, "environment"),
+            f"no environment named '{monitoring.environment}'; "
+            f"defined: {', '.join(spec.environments)}",
+        )
+    drift = monitoring.drift
+    _check_drift_methods(drift.method, drift.categorical, (*where, "drift"), locate)
+    for name in monitoring.live_metrics():
+        if name not in _TASK_METRICS[spec.task]:
+            raise locate.error(
+                (*where, name),
+                f"{name} is not measured for {spec.task}; "
+                f"use one of {', '.join(_TASK_METRICS[spec.task])}",
+            )
+
+
+def _check_drift_methods(
+    method: str, categorical: str | None, where: tuple[str | int, ...], locate: _Locator
+) -> None:
+    if method not in _NUMERIC_DRIFT:
+        raise locate.error(
+            (*where, "method"),
+            f"{method} does not apply to numeric features; use one of {', '.join(_NUMERIC_DRIFT)} "
+            "(and categorical: chisquare for categorical ones)",
+        )
+    if categorical is not None and categorical not in _CATEGORICAL_DRIFT:
+        raise locate.error(
+            (*where, "categorical"),
+            f"{categorical} does not apply to categorical features; "
+            f"use one of {', '.join(_CATEGORICAL_DRIFT)}",
+        )
+
+
+def _check_retrain(spec: ProjectSpec, locate: _Locator) -> None:
+    from cronsim import CronSim, CronSimError
+
+    retrain = spec.retrain
+    live = spec.monitoring.live_metrics() if spec.monitoring else {}
+    for index, item in enumerate(retrain.on):
+        path = ("retrain", "on", index)
+        if isinstance(item, ScheduleTrigger):
+            try:
+                CronSim(item.schedule, datetime.now(UTC))
+            except CronSimError as exc:
+                raise locate.error(
+                    (*path, "schedule"),
+                    f"not a cron schedule: {item.schedule!r} ({exc}); write five fields, "
+                    "minute hour day-of-month month day-of-week, e.g. '0 3 */2 * *'",
+                ) from None
+        elif isinstance(item, str):
+            _check_condition_name(item, live, spec, path, locate)
+    if retrain.promote_to is not None and retrain.promote_to not in spec.environments:
+        raise locate.error(
+            ("retrain", "promote_to"),
+            f"no environment named '{retrain.promote_to}'; defined: {', '.join(spec.environments)}",
+        )
+    names: set[str] = set()
+    for index, source in enumerate(retrain.sources):
+        name = source.name or source.kind
+        if name in names:
+            raise locate.error(
+                ("retrain", "sources", index),
+                f"two sources are named '{name}'; give each a distinct 'name'",
+            )
+        names.add(name)
+
+
+def _check_condition_name(
+    item: str,
+    live: Mapping[str, LiveMetricSpec],
+    spec: ProjectSpec,
+    path: tuple[str | int, ...],
+    locate: _Locator,
+) -> None:
+    if item == "drift":
+        if spec.monitoring is None:
+            raise locate.error(path, "retrains on drift, but there is no monitoring: section")
+        return
+    if item in live:
+        return
+    if item in LIVE_METRICS:
+        bound = "max: 4.0" if item in ("rmse", "mae") else "min: 0.85"
+        raise locate.error(
+            path, f"retrains on {item}, but monitoring has no {item}: {{{bound}}} to compare with"
+        )
+    raise locate.error(
+        path,
+        f"unknown trigger {item!r}; use drift, a monitored metric "
+        f"({', '.join(LIVE_METRICS)}), {{schedule: '0 3 * * *'}} or {{new_labels: 1000}}",
+    )
 
 
 def _check_channel_names(spec: ProjectSpec, locate: _Locator) -> None:

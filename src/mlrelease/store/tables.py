@@ -319,6 +319,54 @@ class FeedbackRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
 
 
+class MonitorReportRow(Base):
+    """One check of a window of the prediction log against the served version's profile."""
+
+    __tablename__ = "monitor_reports"
+    __table_args__ = (Index("ix_monitor_reports_model_env", "model", "environment", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(128))
+    environment: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int]
+    created_at: Mapped[datetime]
+    rows: Mapped[int]  # rows of the log in the window
+    drift_share: Mapped[float | None] = mapped_column(Float)
+    drifted: Mapped[bool]
+    report: Mapped[dict[str, Any]]  # features, predictions and live metrics, as JSON
+
+
+class TriggerStateRow(Base):
+    """Where one monitoring condition or retrain trigger stands (Prometheus-style ``for``)."""
+
+    __tablename__ = "trigger_states"
+
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # inactive | pending | firing
+    since: Mapped[datetime | None]  # when the condition began to hold, this time
+    fired_at: Mapped[datetime | None]  # when it last fired
+    checked_at: Mapped[datetime]
+    evidence: Mapped[dict[str, Any]]
+
+
+class LabelledRowRow(Base):
+    """A labelled row from a stream source, kept once per source and key."""
+
+    __tablename__ = "labelled_rows"
+    __table_args__ = (
+        UniqueConstraint("model", "source", "key", name="uq_labelled_rows_model"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(256))
+    record: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+
+
 models = cast(Table, ModelRow.__table__)
 versions = cast(Table, VersionRow.__table__)
 aliases = cast(Table, AliasRow.__table__)
@@ -334,3 +382,6 @@ decisions = cast(Table, DecisionRow.__table__)
 tokens = cast(Table, TokenRow.__table__)
 outbox = cast(Table, OutboxRow.__table__)
 releases = cast(Table, ReleaseRow.__table__)
+monitor_reports = cast(Table, MonitorReportRow.__table__)
+trigger_states = cast(Table, TriggerStateRow.__table__)
+labelled_rows = cast(Table, LabelledRowRow.__table__)
