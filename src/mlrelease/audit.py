@@ -50,8 +50,10 @@ class EventKind:
     RELEASE_PROMOTED = "release.promoted"
     RELEASE_ABORTED = "release.aborted"
     DRIFT_DETECTED = "drift.detected"
+    METRIC_DEGRADED = "metric.degraded"  # a live metric past its floor or ceiling
     RETRAIN_STARTED = "retrain.started"
-    RETRAIN_FINISHED = "retrain.finished"
+    RETRAIN_FINISHED = "retrain.finished"  # a new version registered (and promoted as allowed)
+    RETRAIN_FAILED = "retrain.failed"  # a data check, gate or error stopped it
     TOKEN_CREATED = "token.created"  # recorded with model "" (never a model's name)
     TOKEN_REVOKED = "token.revoked"
 
@@ -68,8 +70,10 @@ NOTIFY_TOPICS: dict[str, str] = {
     "release_promoted": EventKind.RELEASE_PROMOTED,
     "release_aborted": EventKind.RELEASE_ABORTED,
     "drift_detected": EventKind.DRIFT_DETECTED,
+    "metric_degraded": EventKind.METRIC_DEGRADED,
     "retrain_started": EventKind.RETRAIN_STARTED,
     "retrain_finished": EventKind.RETRAIN_FINISHED,
+    "retrain_failed": EventKind.RETRAIN_FAILED,
 }
 
 

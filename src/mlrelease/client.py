@@ -52,6 +52,9 @@ from mlrelease.spec import LoadedSpec, gate_from_item, load_spec
 from mlrelease.store import Store
 
 if TYPE_CHECKING:
+    from mlrelease.monitoring.monitor import MonitorReport
+    from mlrelease.monitoring.retrain import RetrainResult
+    from mlrelease.monitoring.watch import Watcher
     from mlrelease.notify import Outbox
     from mlrelease.pipeline.runner import Observer, PipelineResult
     from mlrelease.release.controller import Controller
@@ -205,6 +208,50 @@ class Client:
         from mlrelease.release.controller import Controller
 
         return Controller(self.store, announcer=self.outbox)
+
+    # -- monitoring and retraining ------------------------------------------------------
+
+    def monitor(
+        self,
+        model: str | None = None,
+        *,
+        environment: str | None = None,
+        window: int | None = None,
+        save: bool = True,
+    ) -> MonitorReport:
+        """Check the live version's recent traffic for drift and its live metrics.
+
+        The project's ``monitoring:`` settings apply to its own model; another model
+        (or no project) is judged with the defaults (PSI, Evidently's thresholds).
+        """
+        from mlrelease.monitoring.monitor import Monitor
+        from mlrelease.spec import MonitoringSpec
+
+        spec = self.project.spec if self.project else None
+        name = model or (spec.model if spec else None)
+        if name is None:
+            raise ConfigError("name the model to monitor, or run this beside its project file")
+        own = spec is not None and spec.model == name
+        settings = (spec.monitoring if own and spec else None) or MonitoringSpec()
+        where = environment or (spec.monitored_environment if own and spec else "production")
+        task = self.registry.model(name).task
+        return Monitor(self.registry, name, task, settings).check(where, window=window, save=save)
+
+    def watcher(self) -> Watcher:
+        """The project's monitoring loop: ingest streams, check, judge triggers, retrain."""
+        from mlrelease.monitoring.watch import Watcher
+
+        return Watcher(
+            self._require_project(),
+            self.registry,
+            self.promotions,
+            actor=current_actor(),
+            announcer=self.outbox,
+        )
+
+    def retrain(self, *, reason: str = "by hand") -> RetrainResult:
+        """Retrain on the source plus the labelled rows gathered; promote as policies allow."""
+        return self.watcher().retrain(reason)
 
     @cached_property
     def outbox(self) -> Outbox:

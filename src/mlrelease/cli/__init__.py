@@ -19,6 +19,7 @@ from mlrelease.cli import (
     db,
     deploy,
     models,
+    monitoring,
     notify,
     predictions,
     project,
@@ -78,6 +79,7 @@ runs.register(app)
 models.register(app)
 promotion.register(app)
 release.register(app)
+monitoring.register(app)
 serve.register(app)
 predictions.register(app)
 notify.register(app)

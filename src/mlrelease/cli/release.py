@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -25,6 +25,9 @@ from mlrelease.cli._common import (
 )
 from mlrelease.release.phases import ACTIVE_PHASES
 from mlrelease.release.records import ReleaseInfo
+
+if TYPE_CHECKING:
+    from mlrelease.monitoring.watch import WatchResult
 
 __all__ = ["register"]
 
@@ -110,29 +113,59 @@ def controller(
     once: Annotated[bool, typer.Option("--once", help="One tick, then exit (for cron).")] = False,
     project_file: ProjectFile = DEFAULT_FILE,
 ) -> None:
-    """Run the release controller: advance every active release, tick after tick.
+    """Run the controller: advance every active release, and monitor and retrain the project.
 
+    Each tick advances the releases; beside a project file with monitoring: or
+    retrain: it also takes labelled rows from the stream sources, checks drift and
+    live metrics every monitoring.interval, and retrains when a trigger fires.
     It keeps no state of its own: stop it at any moment (Ctrl-C, SIGTERM, a crash)
-    and start it again, and it carries on where the releases stand.
+    and start it again, and it carries on where the store says things stand.
     """
     with open_client(project_file) as client:
+        watcher = client.watcher() if client.project is not None else None
+        watching = watcher is not None and watcher.active
 
         def report(releases: list[ReleaseInfo]) -> None:
             for release in releases:
                 if release.phase not in ACTIVE_PHASES:
                     console.print(_line(release))
+            if watching:
+                assert watcher is not None
+                _said_watch(watcher.tick())
             deliver_notifications(client)
 
         running = client.controller()
-        if once:
-            report(running.tick())
-            return
-        console.print(f"release controller: a tick every {interval:g} s (Ctrl-C stops)")
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            running.run(interval=interval, stop=stop, after_tick=report)
-        console.print("stopped")
+        try:
+            if once:
+                report(running.tick())
+                return
+            what = "releases, monitoring and retraining" if watching else "releases"
+            console.print(f"controller: {what}, a tick every {interval:g} s (Ctrl-C stops)")
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            with contextlib.suppress(KeyboardInterrupt):
+                running.run(interval=interval, stop=stop, after_tick=report)
+            console.print("stopped")
+        finally:
+            if watcher is not None:
+                watcher.close()
+
+
+def _said_watch(result: WatchResult) -> None:
+    if result.ingested:
+        console.print(f"{result.ingested} labelled row(s) taken from the stream sources")
+    if result.report is not None:
+        report = result.report
+        share = "not judged" if report.drift_share is None else f"{report.drift_share:.0%} drifted"
+        console.print(
+            f"monitor: v{report.version} in {report.environment}, {report.rows} rows, {share}"
+        )
+    for name in result.fired:
+        console.print(f"[yellow]fired[/]: {name}")
+    retrained = result.retrained
+    if retrained is not None:
+        outcome = f"v{retrained.version}" if retrained.succeeded else f"failed: {retrained.error}"
+        console.print(f"retrain ({retrained.reason}): {outcome}")
 
 
 def _said(release: ReleaseInfo) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "compute_metrics",
     "confusion_matrix",
     "known_metrics",
+    "label_text",
     "metric_def",
 ]
 
@@ -90,6 +91,13 @@ _CATALOGUE: Final[tuple[MetricDef, ...]] = (
 _BY_TASK: Final[dict[str, dict[str, MetricDef]]] = {
     task: {d.name: d for d in _CATALOGUE if d.task == task} for task in get_args(Task)
 }
+
+
+def label_text(value: Any) -> str:
+    """One spelling per class label, for labels that arrive as JSON: 1, 1.0 and "1" are one."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def known_metrics(task: Task) -> list[str]:

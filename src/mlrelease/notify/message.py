@@ -37,8 +37,10 @@ _HEADLINES = {
     EventKind.RELEASE_PROMOTED: "release of {model} {to} to {env} completed",
     EventKind.RELEASE_ABORTED: "release of {model} {to} to {env} aborted",
     EventKind.DRIFT_DETECTED: "drift detected on {model}{for_env}",
+    EventKind.METRIC_DEGRADED: "live performance of {model} degraded{for_env}",
     EventKind.RETRAIN_STARTED: "retraining of {model} started",
-    EventKind.RETRAIN_FINISHED: "retraining of {model} finished",
+    EventKind.RETRAIN_FINISHED: "retraining of {model} produced {to}",
+    EventKind.RETRAIN_FAILED: "retraining of {model} failed",
 }
 
 

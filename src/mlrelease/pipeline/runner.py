@@ -30,7 +30,7 @@ from mlrelease.data import (
     schema_of,
     split_frame,
 )
-from mlrelease.errors import DataCheckFailed, GateFailed, MlreleaseError
+from mlrelease.errors import DataCheckFailed, DataError, GateFailed, MlreleaseError
 from mlrelease.evaluation import Scored, compute_metrics, confusion_matrix
 from mlrelease.gates import GateResult, raise_for_failed_gates
 from mlrelease.pipeline.cache import cache_key
@@ -49,7 +49,7 @@ from mlrelease.registry.service import Registry
 from mlrelease.registry.signature import signature_of
 from mlrelease.spec import LoadedSpec
 
-__all__ = ["STEPS", "Observer", "PipelineResult", "run_pipeline"]
+__all__ = ["STEPS", "ExtraRows", "Observer", "PipelineResult", "run_pipeline"]
 
 STEPS = ("load", "check", "split", "train", "evaluate", "gate", "register")
 
@@ -76,6 +76,14 @@ class _Evaluated:
 
 
 @dataclass(frozen=True)
+class ExtraRows:
+    """Labelled rows to train on besides the data source's, and why (kept in the lineage)."""
+
+    frame: pd.DataFrame  # the source's columns, target included
+    lineage: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class PipelineResult:
     run_id: str
     status: str
@@ -95,13 +103,18 @@ def run_pipeline(
     actor: str,
     force: bool = False,
     observer: Observer | None = None,
+    extra: ExtraRows | None = None,
 ) -> PipelineResult:
-    """Run the project's pipeline once and record it; raise on a failed check or gate."""
+    """Run the project's pipeline once and record it; raise on a failed check or gate.
+
+    ``extra`` adds labelled rows (a retrain's) to what the data source gives.
+    """
     spec = project.spec
     recorder = RunRecorder.start(
         registry.store, model_name=spec.model, project_path=str(project.path)
     )
     run = _PipelineRun(project, registry, recorder, observer or _Silent(), actor=actor)
+    run.extra = extra
     try:
         return run.execute(force=force)
     except DataCheckFailed as exc:
@@ -136,6 +149,7 @@ class _PipelineRun:
         self.actor = actor
         self.data_fingerprint = ""
         self.lineage: dict[str, Any] = {}
+        self.extra: ExtraRows | None = None
 
     @contextmanager
     def _step(self, name: str) -> Iterator[list[str]]:
@@ -208,8 +222,12 @@ class _PipelineRun:
         with self._step("load") as detail:
             data = self.spec.data
             frame = load_source(data.source, base_dir=self.project.project_dir, target=data.target)
-            self.data_fingerprint = fingerprint(frame)
             self.lineage = collect_lineage(self.project.project_dir)
+            if self.extra is not None:
+                frame = _with_extra(frame, self.extra.frame, data.source)
+                self.lineage["retrain"] = self.extra.lineage
+                detail.append(f"{len(self.extra.frame)} labelled rows added")
+            self.data_fingerprint = fingerprint(frame)
             self.recorder.update(
                 data_fingerprint=self.data_fingerprint,
                 data_schema=schema_of(frame, data.target),
@@ -364,6 +382,17 @@ class _PipelineRun:
             )
             detail.append(f"{self.spec.model} v{version.version} -> {alias}")
         return version
+
+
+def _with_extra(frame: pd.DataFrame, extra: pd.DataFrame, source: str) -> pd.DataFrame:
+    missing = [column for column in frame.columns if column not in extra.columns]
+    if missing:
+        raise DataError(
+            f"the labelled rows to add lack column(s) {', '.join(map(str, missing))} of {source}; "
+            "every new row needs each feature and the target"
+        )
+    added = extra[list(frame.columns)].astype(frame.dtypes.to_dict(), errors="ignore")
+    return pd.concat([frame, added], ignore_index=True)
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:

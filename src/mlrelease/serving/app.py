@@ -37,6 +37,7 @@ from mlrelease.errors import (
     PayloadTooLarge,
     RequestError,
 )
+from mlrelease.monitoring.reports import cached_latest_report
 from mlrelease.serving.batching import MicroBatcher, Prediction
 from mlrelease.serving.feedback import parse_feedback, record_feedback
 from mlrelease.serving.guard import Guard
@@ -82,6 +83,9 @@ class _Server:
         runtime.on_failure(lambda failure: self.metrics.load_failures.inc())
         if predlog is not None:
             self.metrics.add_collector(predlog.stats)
+        self.metrics.add_monitoring(
+            cached_latest_report(runtime.registry.store, runtime.model, runtime.environment)
+        )
 
     def _swapped(self, snapshot: Snapshot) -> None:
         state = snapshot.state

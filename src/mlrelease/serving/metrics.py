@@ -7,6 +7,12 @@
 ``mlrelease_model_swaps_total`` and the prediction log's
 ``mlrelease_prediction_log_rows{outcome}``. With several worker processes
 (``PROMETHEUS_MULTIPROC_DIR`` set), every worker's figures are summed.
+
+From the newest stored monitor report (``mlrelease monitor`` or the controller
+writes it; read at most every few seconds, on scrape, never on a request):
+``mlrelease_feature_drift{model,env,version,feature,method}`` (the drift score),
+``mlrelease_feature_drifted`` (1 or 0), ``mlrelease_online_metric{model,env,version,metric}``
+and ``mlrelease_online_metric_labels`` (the labels behind it).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -84,6 +90,7 @@ class ServingMetrics:
             registry=self.registry,
         ).labels(model, environment)
         self._children: dict[tuple[int, str, int], tuple[Any, Any]] = {}
+        self._monitoring: _MonitoringCollector | None = None
 
     def observe(self, version: int, role: str, status: int, seconds: float) -> None:
         key = (version, role, status)
@@ -104,10 +111,17 @@ class ServingMetrics:
         """Expose a component's own counters (e.g. the prediction log's) on /metrics."""
         self.registry.register(_StatsCollector(stats, self.model, self.environment))
 
+    def add_monitoring(self, latest_report: Callable[[], Mapping[str, Any] | None]) -> None:
+        """Expose the newest monitor report's drift scores and live metrics."""
+        self._monitoring = _MonitoringCollector(latest_report)
+        self.registry.register(self._monitoring)
+
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             combined = CollectorRegistry()
             MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+            if self._monitoring is not None:  # the same in every worker: exposed once
+                combined.register(self._monitoring)
             return generate_latest(combined)
         return generate_latest(self.registry)
 
@@ -126,3 +140,48 @@ class _StatsCollector(Collector):
         for outcome, value in self._stats().items():
             family.add_metric([*self._labels, outcome], value)
         yield family
+
+
+class _MonitoringCollector(Collector):
+    def __init__(self, latest_report: Callable[[], Mapping[str, Any] | None]) -> None:
+        self._latest_report = latest_report
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            report = self._latest_report()
+        except Exception:  # the store briefly unreachable: serve the other metrics regardless
+            return
+        if not report:
+            return
+        base = [str(report["model"]), str(report["environment"]), str(report["version"])]
+        score = GaugeMetricFamily(
+            "mlrelease_feature_drift",
+            "Drift score per feature in the newest monitor report (PSI, KS p-value, ...).",
+            labels=["model", "env", "version", "feature", "method"],
+        )
+        drifted = GaugeMetricFamily(
+            "mlrelease_feature_drifted",
+            "1 when the feature drifted past its threshold in the newest monitor report.",
+            labels=["model", "env", "version", "feature", "method"],
+        )
+        for result in [*report.get("features", []), *report.get("predictions", [])]:
+            labels = [*base, str(result["feature"]), str(result["method"])]
+            if result.get("score") is not None:
+                score.add_metric(labels, float(result["score"]))
+            drifted.add_metric(labels, 1.0 if result.get("drifted") else 0.0)
+        metric = GaugeMetricFamily(
+            "mlrelease_online_metric",
+            "Live metric from ground-truth feedback in the newest monitor report.",
+            labels=["model", "env", "version", "metric"],
+        )
+        labels_behind = GaugeMetricFamily(
+            "mlrelease_online_metric_labels",
+            "Labelled rows behind each live metric.",
+            labels=["model", "env", "version", "metric"],
+        )
+        for live in report.get("metrics", []):
+            labels = [*base, str(live["name"])]
+            if live.get("value") is not None:
+                metric.add_metric(labels, float(live["value"]))
+            labels_behind.add_metric(labels, float(live.get("labels", 0)))
+        yield from (score, drifted, metric, labels_behind)

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Select, and_, or_, select
 
-from mlrelease.evaluation.metrics import Scored, compute_metric
+from mlrelease.evaluation.metrics import Scored, compute_metric, label_text
 from mlrelease.release.metrics import (
     Evidence,
     FloatArray,
@@ -197,16 +197,9 @@ _REQUEST_METRICS: Final[dict[str, Callable[[_Rows], Evidence]]] = {
 }
 
 
-def _label_text(value: Any) -> str:
-    """One spelling per label: 1, 1.0 and "1" are the same class."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _class_pairs(rows: _Rows) -> tuple[list[str], list[str]]:
     pairs = [
-        (_label_text(label), _label_text(prediction))
+        (label_text(label), label_text(prediction))
         for label, prediction in zip(rows.labels, rows.predictions, strict=True)
         if label is not None and prediction is not None
     ]
@@ -282,8 +275,8 @@ def _divergence(sides: dict[Side, _Rows], role: str, task: str | None) -> Eviden
     if role == "shadow":
         return _paired_divergence(candidate, stable, task)
     if task == "classification":
-        a: list[Any] = [_label_text(p) for p in candidate.predictions if p is not None]
-        b: list[Any] = [_label_text(p) for p in stable.predictions if p is not None]
+        a: list[Any] = [label_text(p) for p in candidate.predictions if p is not None]
+        b: list[Any] = [label_text(p) for p in stable.predictions if p is not None]
         distance = _total_variation
     else:
         a = [n for n in map(_number, candidate.predictions) if n is not None]
@@ -307,7 +300,7 @@ def _paired_divergence(candidate: _Rows, stable: _Rows, task: str) -> Evidence:
     if not pairs:
         return missing("no request was answered by both the shadow and stable in the window")
     if task == "classification":
-        differ = sum(_label_text(a) != _label_text(b) for a, b in pairs)
+        differ = sum(label_text(a) != label_text(b) for a, b in pairs)
         return proportion(differ, len(pairs))
     numbers = [(_number(a), _number(b)) for a, b in pairs]
     gaps = np.array([abs(a - b) for a, b in numbers if a is not None and b is not None])
