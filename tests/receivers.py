@@ -62,6 +62,10 @@ class Receiver:
         with self._lock:
             return [request for request in self.requests if 200 <= request.status < 300]
 
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
     def _record(self, request: Received) -> None:
         with self._lock:
             self.requests.append(request)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -332,9 +332,7 @@ class MonitoringSpec(_Strict):
 
     def live_metrics(self) -> dict[str, LiveMetricSpec]:
         """The live metrics with a floor or ceiling, by name."""
-        return {
-            name: spec for name in LIVE_METRICS if (spec := getattr(self, name)) is not None
-        }
+        return {name: spec for name in LIVE_METRICS if (spec := getattr(self, name)) is not None}
 
 
 class ScheduleTrigger(_Strict):

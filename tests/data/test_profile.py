@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlrelease.data.profile import OTHER, bin_fractions, build_profile
+from mlrelease.data.profile import (
+    OTHER,
+    PROFILE_FORMAT_VERSION,
+    SKETCH_INTERVALS,
+    bin_fractions,
+    build_profile,
+)
 from mlrelease.errors import ConfigError, DataError
 
 
@@ -28,6 +34,7 @@ def test_numeric_column_on_known_values() -> None:
         "std": pytest.approx(np.std(np.arange(1, 11), ddof=1)),
         "bin_edges": [1.0, 5.5, 10.0],
         "bin_fractions": [0.5, 0.5],
+        "sketch": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
     }
 
 
@@ -110,6 +117,8 @@ def test_profile_is_strict_json_even_with_nan_infinity_and_empty_columns() -> No
     assert features["with_inf"]["min"] == 1.0
     assert features["with_inf"]["bin_fractions"] == [1.0]  # infinities fall in the outer bin
     assert features["single"]["std"] is None
+    assert features["all_missing"]["sketch"] == []
+    assert features["with_inf"]["sketch"] == [1.0]  # the sketch holds finite values only
     assert features["labels"]["frequencies"] == {OTHER: 0.0}
 
 
@@ -165,3 +174,59 @@ def test_bin_fractions_puts_out_of_range_values_in_the_outer_bins() -> None:
     assert bin_fractions(values, [0.0, 5.0, 10.0]) == [3 / 8, 5 / 8]
     assert bin_fractions(values, [0.0, 5.0, 7.5, 10.0]) == [3 / 8, 1 / 8, 4 / 8]
     assert bin_fractions(np.array([]), [0.0, 5.0, 10.0]) == [0.0, 0.0]
+
+
+def test_profile_carries_its_format_version() -> None:
+    assert (
+        build_profile(pd.DataFrame({"x": [1.0]}))["format_version"] == PROFILE_FORMAT_VERSION == 2
+    )
+
+
+def test_sketch_is_exactly_the_sorted_values_up_to_201_of_them() -> None:
+    values = np.random.default_rng(3).normal(size=SKETCH_INTERVALS + 1)
+    X = pd.DataFrame({"x": np.concatenate([values, [np.nan, np.inf]])})
+
+    sketch = build_profile(X)["features"]["x"]["sketch"]
+
+    assert sketch == sorted(values.tolist())  # exact, not approximately
+    assert all(type(point) is float for point in sketch)
+
+
+def test_sketch_of_a_large_column_is_201_quantiles() -> None:
+    values = np.random.default_rng(4).exponential(size=10_000)
+
+    sketch = build_profile(pd.DataFrame({"x": values}))["features"]["x"]["sketch"]
+
+    assert len(sketch) == SKETCH_INTERVALS + 1
+    assert sketch == sorted(sketch)
+    assert sketch[0] == values.min()
+    assert sketch[-1] == values.max()
+    assert sketch == pytest.approx(np.quantile(values, np.linspace(0, 1, 201)).tolist())
+
+
+def test_sketch_keeps_ties_of_a_discrete_column_and_stays_sorted() -> None:
+    values = np.random.default_rng(5).integers(0, 4, size=5_000)
+
+    sketch = build_profile(pd.DataFrame({"n": values}))["features"]["n"]["sketch"]
+
+    assert len(sketch) == SKETCH_INTERVALS + 1
+    assert set(sketch) <= {0.0, 1.0, 2.0, 3.0}
+    assert sketch == sorted(sketch)
+
+
+def test_sketch_is_strict_json_with_no_nan() -> None:
+    X = pd.DataFrame({"x": np.r_[np.random.default_rng(6).normal(size=1_000), np.nan, -np.inf]})
+
+    text = json.dumps(build_profile(X), allow_nan=False)
+
+    sketch = json.loads(text)["features"]["x"]["sketch"]
+    assert len(sketch) == 201
+    assert all(np.isfinite(sketch))
+
+
+def test_bin_fractions_of_sorted_values_match_the_general_case() -> None:
+    values = np.sort(np.random.default_rng(7).normal(size=1_000))
+    edges = [-1.0, -0.5, 0.0, 0.0, 0.5, 1.0]  # a repeated edge makes an empty bin
+
+    assert bin_fractions(values, edges, assume_sorted=True) == bin_fractions(values, edges)
+    assert bin_fractions(values, [0.0, 1.0], assume_sorted=True) == [1.0]

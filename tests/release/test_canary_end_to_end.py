@@ -11,14 +11,12 @@ back to the stable version, and a local receiver gets the notification once.
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import signal
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from sklearn.datasets import load_breast_cancer
 from mlrelease.client import Client
 from mlrelease.release.phases import Phase
 
+from ..processes import free_port, start_cli, stop, wait_ready
 from ..receivers import Receiver
 from ._prometheus import running_prometheus
 
@@ -68,14 +67,6 @@ notify:
 """
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server = Receiver()
@@ -106,32 +97,12 @@ def _project(folder: Path, receiver: Receiver, candidate: str, metrics: str) -> 
 
 
 def _serve(folder: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLRELEASE_")}
-    env.update({"MLRELEASE_ACTOR": "ops", "PYTHONUNBUFFERED": "1"})
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [sys.executable, "-c", "from mlrelease.cli import main; main()", "serve"]
-            + ["--model", MODEL, "--env", "production", "--controller"]
-            + ["--host", "127.0.0.1", "--port", str(port), "--batch-wait-ms", "0"],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited with {process.returncode}:\n{log.read_text()}")
-        with suppress(httpx.TransportError):
-            if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"serve not ready:\n{log.read_text()}")
+    return start_cli(
+        ["serve", "--model", MODEL, "--env", "production", "--controller"]
+        + ["--host", "127.0.0.1", "--port", str(port), "--batch-wait-ms", "0"],
+        cwd=folder,
+        log=log,
+    )
 
 
 def _load_until_done(url: str, folder: Path, log: Path) -> tuple[Any, list[int]]:
@@ -172,36 +143,26 @@ def _load_until_done(url: str, folder: Path, log: Path) -> tuple[Any, list[int]]
 
 
 def _run(folder: Path, receiver: Receiver, candidate: str, provider: str) -> tuple[Any, list[int]]:
-    port, log = _free_port(), folder / "serve.log"
+    port, log = free_port(), folder / "serve.log"
     with ExitStack() as stack:
         metrics = "builtin"
         prometheus = None
         if provider == "prometheus":
             prometheus = stack.enter_context(
-                running_prometheus(folder / "prometheus", _free_port(), f"127.0.0.1:{port}")
+                running_prometheus(folder / "prometheus", free_port(), f"127.0.0.1:{port}")
             )
             metrics = f"{{prometheus: '{prometheus.url}'}}"
         _project(folder, receiver, candidate, metrics)
         process = _serve(folder, port, log)
-        stack.callback(_stop, process)
+        stack.callback(stop, process)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, process, log)
+        wait_ready(url, process, log)
         if prometheus is not None:  # the analysis must find the server's series
             prometheus.wait_until("up", lambda value: value == 1, 60, "first scrape")
         with Client.from_project(folder) as client:
             client.promote(MODEL, 2, "production")  # a canary release starts
         return _load_until_done(url, folder, log)
     raise AssertionError("unreachable")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _notified(receiver: Receiver) -> list[str]:

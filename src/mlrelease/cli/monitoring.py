@@ -53,8 +53,9 @@ def monitor(
 ) -> None:
     """Compare the live version's recent traffic with its training data: drift and live metrics.
 
-    Exits 3 when the window shows dataset drift or a live metric past its bound, so
-    a cron job or CI step can act on it; 0 otherwise (also when not yet judged).
+    Exits 1 when the window shows dataset drift or a live metric past its bound (as
+    a failed gate does), so a cron job or CI step can act on it; 0 otherwise, also
+    while too few rows or labels have come to judge.
     """
     with open_client(project_file) as client:
         report = client.monitor(model, environment=env, window=window, save=save)
@@ -69,7 +70,7 @@ def monitor(
     else:
         _print_report(report)
     if report.drifted or any(metric.breached for metric in report.metrics):
-        raise typer.Exit(3)
+        raise typer.Exit(1)
 
 
 def retrain(

@@ -1,13 +1,15 @@
 """Reference profile of training data, stored as JSON with each model version.
 
-Drift checks later compare live data with it: numeric columns by PSI over the
-quantile bins recorded here (binned with ``bin_fractions``, so both sides cut the
-same way), categorical ones by chi-square or PSI over the category shares.
+Drift checks later compare live data with it (``mlrelease.monitoring.drift``):
+numeric columns by PSI or Jensen-Shannon over the quantile bins recorded here
+(binned with ``bin_fractions``, so both sides cut the same way), or by
+Kolmogorov-Smirnov or Wasserstein against the quantile sketch; categorical ones by
+chi-square, PSI or Jensen-Shannon over the category shares.
 
 The profile is plain JSON — ints, floats, strings, lists, dicts, and None where a
 value is undefined (never NaN or infinity)::
 
-    {"format_version": 1, "n_rows": 569,
+    {"format_version": 2, "n_rows": 569,
      "features": {name: column profile, ...},
      "predictions": {"prediction": column profile} | None}
 
@@ -15,7 +17,11 @@ Every column profile has ``kind`` (see ``schema.kind_of``), ``count`` (non-missi
 values), ``missing_fraction`` and ``distribution``, which says what else it holds:
 
 - ``"quantile_bins"`` (int, float): ``min``, ``max``, ``mean``, ``std``,
-  ``bin_edges`` and ``bin_fractions`` (share of non-missing values per bin);
+  ``bin_edges``, ``bin_fractions`` (share of non-missing values per bin) and
+  ``sketch``: the finite values' quantiles at ``linspace(0, 1, k + 1)`` with
+  ``k = min(finite count - 1, 200)``, so up to 201 finite values it is exactly the
+  sorted values, and beyond that 201 points of the quantile function (empty when
+  there are no finite values);
 - ``"categories"`` (bool, category, string): ``frequencies``, the share of each
   of the most frequent values (as text) plus ``"__other__"`` for all the rest;
 - ``None`` (datetime): ``min`` and ``max`` as ISO 8601 text.
@@ -33,10 +39,19 @@ import pandas as pd
 from mlrelease.data.schema import kind_of
 from mlrelease.errors import ConfigError, DataError
 
-__all__ = ["OTHER", "PROFILE_FORMAT_VERSION", "bin_fractions", "build_profile"]
+__all__ = [
+    "OTHER",
+    "PROFILE_FORMAT_VERSION",
+    "SKETCH_INTERVALS",
+    "bin_fractions",
+    "build_profile",
+]
 
-PROFILE_FORMAT_VERSION: Final = 1
+PROFILE_FORMAT_VERSION: Final = 2
 OTHER: Final = "__other__"
+# Intervals of the quantile sketch: 201 points keep a profile small (a few KB per
+# column) while the CDF drawn through them stays within about 1/200 of the data's.
+SKETCH_INTERVALS: Final = 200
 
 _NUMERIC_KINDS: Final = frozenset({"int", "float"})
 _CATEGORICAL_KINDS: Final = frozenset({"bool", "category", "string"})
@@ -75,18 +90,27 @@ def build_profile(
     }
 
 
-def bin_fractions(values: np.ndarray, edges: Sequence[float]) -> list[float]:
+def bin_fractions(
+    values: np.ndarray, edges: Sequence[float], *, assume_sorted: bool = False
+) -> list[float]:
     """Share of ``values`` in each bin between consecutive ``edges``.
 
     Bin ``i`` holds ``edges[i] <= v < edges[i + 1]``; the first and last bins are
     open-ended, so values outside the reference range still land somewhere.
-    Missing values must be removed first.
+    Missing values must be removed first. ``assume_sorted`` (the caller promises
+    ascending ``values``) finds the bins' bounds by binary search instead of
+    placing every value: the same shares, in time independent of ``len(values)``.
     """
     n_bins = max(len(edges) - 1, 1)
     if len(values) == 0:
         return [0.0] * n_bins
     interior = np.asarray(edges[1:-1], dtype=float)
-    counts = np.bincount(np.searchsorted(interior, values, side="right"), minlength=n_bins)
+    if assume_sorted:
+        # Values below each interior edge; bin i lies between consecutive cuts.
+        cuts = np.searchsorted(values, interior, side="left")
+        counts = np.diff(np.concatenate([[0], cuts, [len(values)]]))
+    else:
+        counts = np.bincount(np.searchsorted(interior, values, side="right"), minlength=n_bins)
     return [float(share) for share in counts / len(values)]
 
 
@@ -137,9 +161,11 @@ def _column_profile(
 
 
 def _quantile_bins(values: np.ndarray, n_bins: int) -> dict[str, Any]:
+    # One sort serves the edges, the sketch and the bin counts.
+    ordered = np.sort(values)
     # Infinities would turn the moments and edges into inf/NaN; they still count in
-    # the outer bins' fractions below.
-    finite = values[np.isfinite(values)]
+    # the outer bins' fractions below. Sorted, they sit at both ends.
+    finite = ordered[np.searchsorted(ordered, -np.inf, "right") : np.searchsorted(ordered, np.inf)]
     if finite.size == 0:
         return {
             "min": None,
@@ -148,19 +174,32 @@ def _quantile_bins(values: np.ndarray, n_bins: int) -> dict[str, Any]:
             "std": None,
             "bin_edges": [],
             "bin_fractions": [],
+            "sketch": [],
         }
 
     edges = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)))
     if edges.size == 1:  # a constant column: one bin, [v, v]
         edges = np.repeat(edges, 2)
     return {
-        "min": float(finite.min()),
-        "max": float(finite.max()),
+        "min": float(finite[0]),
+        "max": float(finite[-1]),
         "mean": _json_float(finite.mean()),
         "std": _json_float(finite.std(ddof=1)) if finite.size > 1 else None,
         "bin_edges": [float(edge) for edge in edges],
-        "bin_fractions": bin_fractions(values, edges.tolist()),
+        "bin_fractions": bin_fractions(ordered, edges.tolist(), assume_sorted=True),
+        "sketch": _sketch(finite),
     }
+
+
+def _sketch(ordered: np.ndarray) -> list[float]:
+    """The sorted finite values themselves, or 201 points of their quantile function."""
+    if ordered.size <= SKETCH_INTERVALS + 1:
+        # Every value, exactly: drift tests on small references then equal scipy's.
+        return [float(value) for value in ordered]
+    points = np.quantile(ordered, np.linspace(0, 1, SKETCH_INTERVALS + 1))
+    # Interpolation rounding could make neighbours step back by an ulp; readers
+    # binary-search the sketch, so keep it sorted.
+    return [float(value) for value in np.maximum.accumulate(points)]
 
 
 def _categories(present: pd.Series, max_categories: int) -> dict[str, Any]:

@@ -355,9 +355,7 @@ class LabelledRowRow(Base):
     """A labelled row from a stream source, kept once per source and key."""
 
     __tablename__ = "labelled_rows"
-    __table_args__ = (
-        UniqueConstraint("model", "source", "key", name="uq_labelled_rows_model"),
-    )
+    __table_args__ = (UniqueConstraint("model", "source", "key", name="uq_labelled_rows_model"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     model: Mapped[str] = mapped_column(String(128))
