@@ -134,9 +134,7 @@ def test_drift_and_wrong_answers_retrain_and_reach_staging(
     assert kinds == ["drift.detected", "metric.degraded", "promotion.promoted", "retrain.finished"]
 
 
-def test_traffic_like_the_training_data_triggers_nothing(
-    project: Path, receiver: Receiver
-) -> None:
+def test_traffic_like_the_training_data_triggers_nothing(project: Path, receiver: Receiver) -> None:
     output = _loop(project, drifted=False)
     assert "fired" not in output and "retrain" not in output, output
     with Client.from_project(project) as client:

@@ -1,4 +1,4 @@
-"""Conditions fire once per breach, after holding for their ``for``; schedules fire once per time."""
+"""Conditions fire once per breach, after holding for their ``for``; schedules once a time."""
 
 from __future__ import annotations
 

@@ -68,8 +68,7 @@ def read_window(
         .limit(rows)
     )
     with store.read() as connection:
-        found = connection.execute(query).all()
-    found.reverse()
+        found = list(reversed(connection.execute(query).all()))
     return Window(
         inputs=inputs_frame([row.inputs for row in found], features),
         predictions=[_field(row.outputs, "prediction") for row in found],
@@ -93,8 +92,7 @@ def read_labelled(
         .limit(rows)
     )
     with store.read() as connection:
-        found = connection.execute(query).all()
-    found.reverse()
+        found = list(reversed(connection.execute(query).all()))
     return LabelledWindow(
         truth=[_field(row.label, "value") for row in found],
         predicted=[_field(row.outputs, "prediction") for row in found],

@@ -341,7 +341,7 @@ def _compare_categories(column: _Column, text: pd.Series) -> FeatureDrift:
     frequencies: Mapping[str, float] = column.profile["frequencies"]
     categories = [label for label in frequencies if label != OTHER]
     # Codes index ``categories``; -1 (a value the profile did not keep) -> OTHER.
-    codes = pd.Categorical(text, categories=categories).codes
+    codes = pd.Index(categories, dtype=object).get_indexer(text.to_numpy(dtype=object))
     counts = np.bincount(np.where(codes < 0, len(categories), codes), minlength=len(categories) + 1)
     labels = [*categories, OTHER]
     reference = np.array([float(frequencies.get(label, 0.0)) for label in labels])

@@ -243,6 +243,7 @@ def _live_metric(
 def _measure(
     name: str, task: str, truth: list[Any], predicted: list[Any]
 ) -> tuple[float | None, int]:
+    pairs: list[tuple[Any, Any]]
     if task == "classification":
         pairs = [
             (label_text(t), label_text(p))
