@@ -67,3 +67,5 @@ def test_retrain_by_hand_registers_and_promotes_as_far_as_policy_allows(live: Pa
     assert code == 0, output
     assert "200 labelled rows: registered v2" in output
     assert "staging: promoted" in output and "production: pending" in output
+    code, output = invoke("retrain")
+    assert code == 0 and "no new version (the data is unchanged since run" in output, output

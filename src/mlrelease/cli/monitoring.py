@@ -148,10 +148,10 @@ def _print_retrain(result: RetrainResult) -> None:
         err_console.print(f"[red]retrain failed[/]: {result.error}")
         err_console.print("nothing that serves changed")
         return
-    console.print(
-        f"retrained on the source plus {result.rows_added} labelled rows: "
-        + (f"registered v{result.version}" if result.version else "no new version")
-    )
+    outcome = f"registered v{result.version}" if result.version else "no new version"
+    if result.unchanged:
+        outcome += f" ({result.unchanged})"
+    console.print(f"retrain on the source plus {result.rows_added} labelled rows: {outcome}")
     for promotion in result.promotions:
         console.print(f"  {promotion.environment}: {promotion.status}")
 

@@ -164,7 +164,13 @@ def _said_watch(result: WatchResult) -> None:
         console.print(f"[yellow]fired[/]: {name}")
     retrained = result.retrained
     if retrained is not None:
-        outcome = f"v{retrained.version}" if retrained.succeeded else f"failed: {retrained.error}"
+        outcome = (
+            f"failed: {retrained.error}"
+            if not retrained.succeeded
+            else f"v{retrained.version}"
+            if retrained.version
+            else f"no new version, {retrained.unchanged}"
+        )
         console.print(f"retrain ({retrained.reason}): {outcome}")
 
 

@@ -43,6 +43,7 @@ class RetrainResult:
     version: int | None = None  # registered; None when the run failed or reused a cached one
     promotions: list[PromotionInfo] = field(default_factory=list)
     error: str = ""
+    unchanged: str = ""  # why no new version was needed (the same data as a past run)
 
     @property
     def succeeded(self) -> bool:
@@ -115,7 +116,6 @@ def retrain(
             project,
             registry,
             actor=actor,
-            force=True,
             observer=observer,
             extra=ExtraRows(labelled, note) if len(labelled) else None,
         )
@@ -126,6 +126,18 @@ def retrain(
             registry.store, announcer, EventKind.RETRAIN_FAILED, spec.model, actor, message, failed
         )
         return RetrainResult(reason, len(labelled), error=message)
+    if result.cached_from is not None:  # same data and settings as a past run: nothing new
+        unchanged = f"the data is unchanged since run {result.cached_from.id[:8]}"
+        _event(
+            registry.store,
+            announcer,
+            EventKind.RETRAIN_FINISHED,
+            spec.model,
+            actor,
+            f"{reason}; {unchanged}, no new version",
+            {**note, "run_id": result.run_id},
+        )
+        return RetrainResult(reason, len(labelled), unchanged=unchanged)
     version = result.version.version if result.version else None
     promoted = _promote_onwards(project, promotions, version, actor, reason) if version else []
     done = {
