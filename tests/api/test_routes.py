@@ -6,8 +6,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from mlrelease.auth import Role
+from mlrelease.monitoring.monitor import Monitor
 from mlrelease.notify import DeliveryPump, Outbox
-from mlrelease.spec import NotifySpec, WebhookSpec
+from mlrelease.spec import MonitoringSpec, NotifySpec, WebhookSpec
 
 from ..receivers import Receiver
 from ._setup import MODEL, assert_error_shape
@@ -249,3 +250,20 @@ def test_a_change_through_the_api_is_notified_by_the_server(api: Api) -> None:
         "ci",
         "dev",
     )
+
+
+def test_the_newest_monitor_report_is_read_by_viewers(api: Api) -> None:
+    viewer = api.as_role(Role.viewer)
+    missing = api.http.get(f"/api/models/{MODEL}/monitor?env=dev", headers=viewer)
+    assert missing.status_code == 404
+    assert_error_shape(missing.json(), "not_found")
+    assert "mlrelease monitor" in missing.json()["error"]["message"]
+
+    api.client.promote(MODEL, 1, "dev")
+    monitor = Monitor(api.client.registry, MODEL, "classification", MonitoringSpec())
+    stored = monitor.check("dev")
+    answer = api.http.get(f"/api/models/{MODEL}/monitor?env=dev", headers=viewer)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["id"] == stored.id and body["version"] == 1 and body["judged"] is False
+    assert body["notes"] == stored.notes  # the stored document passes through whole

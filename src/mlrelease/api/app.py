@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from mlrelease import __version__
-from mlrelease.api import promotions, registry, releases, tokens
+from mlrelease.api import monitoring, promotions, registry, releases, tokens
 from mlrelease.api.errors import install_error_handler
 from mlrelease.auth import Tokens
 from mlrelease.client import Client
@@ -43,7 +43,13 @@ def create_api(client: Client, *, prefix: str = API_PREFIX) -> FastAPI:
     app.state.client = client
     app.state.tokens = Tokens(client.store)
     app.state.notifications = DeliveryPump(client.outbox)
-    for router in (registry.router, promotions.router, releases.router, tokens.router):
+    for router in (
+        registry.router,
+        promotions.router,
+        releases.router,
+        monitoring.router,
+        tokens.router,
+    ):
         app.include_router(router, prefix=prefix)
     install_error_handler(app)
     app.middleware("http")(_deliver_after_changes)

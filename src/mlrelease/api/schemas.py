@@ -22,6 +22,7 @@ __all__ = [
     "ErrorOut",
     "EventOut",
     "LiveOut",
+    "MonitorReportOut",
     "ModelOut",
     "PromoteIn",
     "PromotionOut",
@@ -240,3 +241,22 @@ class ReleaseOut(_Out):
 
 class ReleaseActionIn(_In):
     reason: str = ""
+
+
+class MonitorReportOut(_Out):
+    """A stored monitor report; features and predictions hold one drift result each."""
+
+    model_config = ConfigDict(extra="allow")  # the rest of the stored document passes through
+
+    id: int
+    model: str
+    environment: str
+    version: int
+    created_at: datetime
+    rows: int
+    judged: bool
+    drift_share: float | None
+    drifted: bool
+    features: list[dict[str, Any]]
+    predictions: list[dict[str, Any]]
+    metrics: list[dict[str, Any]]

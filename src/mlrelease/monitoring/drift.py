@@ -2,7 +2,10 @@
 
 The reference is the profile ``build_profile`` stored with the version at training
 time, never the training data itself, so a check costs one pass over the window.
-The methods and default thresholds are Evidently's (``DataDriftPreset``):
+The methods and default thresholds are Evidently's (``DataDriftPreset``), but the
+caller picks the method (``method_for``), where Evidently's default picks per column
+(Wasserstein for numeric references over 1,000 rows, else K-S; Jensen-Shannon or
+chi-square for categories):
 
 ============== ============================================ ========= =================
 method         statistic                                    threshold drift when
@@ -32,9 +35,10 @@ Where the figures come from, and where they differ from Evidently's:
   ``scipy.stats.ks_2samp`` and Evidently's normed ``wasserstein_distance``. For a
   larger reference the sketch is read as a CDF drawn straight between its 201
   points (the quantile function ``np.quantile`` interpolates, sampled every 0.5%),
-  which is within about 0.005 of the data's own CDF; the K-S p-value still uses the
-  reference's real count, so for large windows a real shift is always caught and
-  D below ~0.005 is not reliable.
+  which stays within about 0.005 of the data's own CDF. On normal columns of
+  100,000 values a side, D came within 0.001 of ``ks_2samp``'s, and the normed
+  Wasserstein about 0.005 high (the outer 0.5% at each end is drawn straight,
+  where the real tail is thinner). The K-S p-value uses the reference's real count.
 * **K-S p-values** follow ``ks_2samp(method="auto")``: exact for both counts up to
   10,000, else the asymptotic Kolmogorov distribution. Infinite values are left out
   of ks and wasserstein on both sides (the sketch holds finite values only).
@@ -297,9 +301,9 @@ def _compare_numeric(column: _Column, values: np.ndarray) -> FeatureDrift:
     sketched = column.method in _SKETCH_METHODS
     if sketched and "sketch" not in profile:
         raise ConfigError(
-            f"column {column.name!r}: this version's profile (format "
-            f"{profile.get('format_version', 1)}) predates the quantile sketch that "
-            f"{column.method} needs; use psi, or retrain and register a new version"
+            f"column {column.name!r}: this version's profile predates the quantile sketch "
+            f"(profile format 1) that {column.method} needs; use psi, or retrain and "
+            f"register a new version, whose profile will have it"
         )
     edges = [float(edge) for edge in profile["bin_edges"]]
     if not edges:
@@ -341,7 +345,7 @@ def _compare_categories(column: _Column, text: pd.Series) -> FeatureDrift:
     frequencies: Mapping[str, float] = column.profile["frequencies"]
     categories = [label for label in frequencies if label != OTHER]
     # Codes index ``categories``; -1 (a value the profile did not keep) -> OTHER.
-    codes = pd.Index(categories, dtype=object).get_indexer(text.to_numpy(dtype=object))
+    codes = pd.Index(categories, dtype=object).get_indexer(pd.Index(text, dtype=object))
     counts = np.bincount(np.where(codes < 0, len(categories), codes), minlength=len(categories) + 1)
     labels = [*categories, OTHER]
     reference = np.array([float(frequencies.get(label, 0.0)) for label in labels])
@@ -557,7 +561,7 @@ def _as_floats(name: str, current: np.ndarray | pd.Series | Sequence[Any]) -> np
     """The values as floats, missing ones (None, NaN, pd.NA) as NaN."""
     if isinstance(current, np.ndarray) and current.dtype.kind in "fiub":
         return current.astype(float, copy=False)
-    series = current if isinstance(current, pd.Series) else pd.Series(current, dtype=object)
+    series = current if isinstance(current, pd.Series) else pd.Series(current)
     try:
         return series.to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError) as error:
