@@ -212,16 +212,11 @@ def _prediction_drift(
     if not drift.predictions or "prediction" not in profiled:
         return []
     column = profiled["prediction"]
-    method = drift.method if column.get("distribution") == "quantile_bins" else None
-    return [
-        compare_column(
-            "prediction",
-            column,
-            np.array(predictions, dtype=object),
-            method=method or drift.categorical or _categorical_default(drift.method),
-            threshold=drift.threshold,
-        )
-    ]
+    # Class labels are profiled as categories even when they are numbers.
+    numeric = column.get("distribution") == "quantile_bins"
+    method = drift.method if numeric else drift.categorical or _categorical_default(drift.method)
+    values = np.array(predictions, dtype=object)
+    return [compare_column("prediction", column, values, method=method, threshold=drift.threshold)]
 
 
 def _categorical_default(method: str) -> str:

@@ -30,6 +30,7 @@ __all__ = [
     "TriggerState",
     "count_new_labels",
     "judge",
+    "new_labels_due",
     "read_state",
     "schedule_due",
     "write_state",
@@ -84,6 +85,16 @@ def schedule_due(
     if now.replace(tzinfo=None) < due:
         return previous, False
     evidence = {"schedule": expression, "due": due.replace(tzinfo=UTC).isoformat()}
+    return TriggerState(previous.name, INACTIVE, now, now, evidence), True
+
+
+def new_labels_due(
+    previous: TriggerState, gathered: int, needed: int, now: datetime
+) -> tuple[TriggerState, bool]:
+    """Whether ``needed`` labelled rows arrived since the anchor; counting restarts when so."""
+    evidence = {"new_labels": gathered, "needed": needed}
+    if gathered < needed:
+        return replace(previous, since=previous.since or now, evidence=evidence), False
     return TriggerState(previous.name, INACTIVE, now, now, evidence), True
 
 

@@ -27,6 +27,7 @@ from mlrelease.monitoring.triggers import (
     TriggerState,
     count_new_labels,
     judge,
+    new_labels_due,
     read_state,
     schedule_due,
     write_state,
@@ -212,15 +213,8 @@ class Watcher:
                     state, now_fired = schedule_due(previous, item.schedule, now)
                 elif isinstance(item, NewLabelsTrigger):
                     previous = read_state(connection, model, environment, "new_labels")
-                    since = previous.since or now
-                    gathered = count_new_labels(connection, model, since)
-                    now_fired = gathered >= item.new_labels
-                    evidence = {"new_labels": gathered, "needed": item.new_labels}
-                    state = TriggerState("new_labels", since=since, evidence=evidence)
-                    if now_fired:
-                        state = TriggerState(
-                            "new_labels", since=now, fired_at=now, evidence=evidence
-                        )
+                    gathered = count_new_labels(connection, model, previous.since or now)
+                    state, now_fired = new_labels_due(previous, gathered, item.new_labels, now)
                 else:
                     continue
                 write_state(connection, model, environment, state, now)
