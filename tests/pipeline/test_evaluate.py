@@ -59,3 +59,19 @@ def test_parquet_without_pyarrow_says_which_extra_to_install(
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(ConfigError, match=r"mlrelease\[parquet\]"):
         load_source("data.parquet", base_dir=tmp_path)
+
+
+def test_a_classifier_without_probabilities_is_scored_and_registered(tmp_path: Path) -> None:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.svm import LinearSVC
+
+    from mlrelease.client import Client
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    fitted = LinearSVC(dual=False).fit(X, y)
+    with Client.open(base_dir=tmp_path, env={}) as client:
+        info = client.register_model(
+            "svc", fitted, task="classification", sample_input=X[:5], eval_data=(X, y), gates=[]
+        )
+    assert info.metrics["accuracy"] > 0.9
+    assert np.isnan(info.metrics["roc_auc"])  # undefined without probabilities, not a crash

@@ -25,6 +25,7 @@ from mlrelease.cli import (
     project,
     promotion,
     release,
+    report,
     runs,
     serve,
     server,
@@ -80,6 +81,7 @@ models.register(app)
 promotion.register(app)
 release.register(app)
 monitoring.register(app)
+report.register(app)
 serve.register(app)
 predictions.register(app)
 notify.register(app)

@@ -49,7 +49,9 @@ class EvaluationSet:
 def score_model(model: LoadedModel, data: EvaluationSet, task: Task) -> Scored:
     y_pred = np.asarray(model.predict(data.X))
     proba = model.predict_proba(data.X) if task == "classification" else None
-    classes = np.asarray(model.classes) if model.classes is not None else None
+    # A classifier without predict_proba (SVC, say) still has classes; Scored pairs them
+    # with probabilities only, and its probability metrics are then undefined (nan).
+    classes = np.asarray(model.classes) if model.classes is not None and proba is not None else None
     return Scored(y_true=data.y.to_numpy(), y_pred=y_pred, proba=proba, classes=classes)
 
 
