@@ -146,6 +146,10 @@ class _MonitoringCollector(Collector):
     def __init__(self, latest_report: Callable[[], Mapping[str, Any] | None]) -> None:
         self._latest_report = latest_report
 
+    def describe(self) -> list[GaugeMetricFamily]:
+        # Without it the registry would collect -- read the store -- when registering.
+        return []
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             report = self._latest_report()
