@@ -201,7 +201,8 @@ def test_sketch_of_a_large_column_is_201_quantiles() -> None:
     assert sketch == sorted(sketch)
     assert sketch[0] == values.min()
     assert sketch[-1] == values.max()
-    assert sketch == pytest.approx(np.quantile(values, np.linspace(0, 1, 201)).tolist())
+    expected = np.quantile(values, np.linspace(0, 1, 201))
+    assert sketch == pytest.approx(expected.tolist(), rel=1e-12)
 
 
 def test_sketch_keeps_ties_of_a_discrete_column_and_stays_sorted() -> None:
@@ -230,3 +231,13 @@ def test_bin_fractions_of_sorted_values_match_the_general_case() -> None:
 
     assert bin_fractions(values, edges, assume_sorted=True) == bin_fractions(values, edges)
     assert bin_fractions(values, [0.0, 1.0], assume_sorted=True) == [1.0]
+
+
+def test_bin_fractions_with_many_edges_match_a_histogram() -> None:
+    values = np.random.default_rng(8).normal(size=5_000)
+    edges = np.linspace(-3, 3, 101)  # enough edges to sort rather than count per edge
+
+    shares = bin_fractions(values, edges.tolist())
+
+    outer = np.concatenate([[-np.inf], edges[1:-1], [np.inf]])
+    assert shares == pytest.approx((np.histogram(values, outer)[0] / values.size).tolist())

@@ -18,6 +18,9 @@ from mlrelease import __version__
 from mlrelease.cli import (
     db,
     deploy,
+    deploy_compose,
+    deploy_kubernetes,
+    deploy_monitoring,
     models,
     monitoring,
     notify,
@@ -88,6 +91,9 @@ notify.register(app)
 server.register(app)
 app.add_typer(db.app, name="db")
 app.add_typer(tokens.app, name="token")
+deploy_kubernetes.register(deploy.app)
+deploy_compose.register(deploy.app)
+deploy_monitoring.register(deploy.app)
 app.add_typer(deploy.app, name="deploy")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +13,7 @@ from mlrelease.cli._common import DEFAULT_FILE, ProjectFile, console, open_clien
 from mlrelease.cli.render import StepProgress, gates_table, key_value_table
 from mlrelease.pipeline.runs import RunStatus
 from mlrelease.scaffold import render_project_file, write_project_file
-from mlrelease.spec import Task, load_spec
+from mlrelease.spec import DEFAULT_FILENAME, Task, load_spec, parse_spec
 
 if TYPE_CHECKING:
     from mlrelease.client import Client
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from mlrelease.registry.records import VersionInfo
 
 __all__ = ["register", "report_pipeline_result"]
+
+
+class CiProvider(StrEnum):
+    github = "github"
 
 
 def init(
@@ -36,15 +41,67 @@ def init(
     target: Annotated[str | None, typer.Option(help="Target column.")] = None,
     project_file: ProjectFile = DEFAULT_FILE,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    ci: Annotated[
+        CiProvider | None,
+        typer.Option(
+            "--ci",
+            help="Also write CI beside the project file: github = .github/workflows/ci.yml "
+            "(lint, tests), model.yml (train, gate, report on pull requests; promote on "
+            "merges and releases) and .pre-commit-config.yaml. An existing project file is "
+            "kept as it is; --force replaces CI files that differ.",
+        ),
+    ] = None,
 ) -> None:
     """Write a commented mlrelease.yaml for a classification or regression project."""
     if task not in ("classification", "regression"):
         raise typer.BadParameter("use classification or regression", param_hint="--task")
     task_kind: Task = "classification" if task == "classification" else "regression"
+    if ci is not None:
+        _init_ci(project_file, task_kind, model, source, target, force=force)
+        return
     text = render_project_file(task_kind, model=model, source=source, target=target)
     path = write_project_file(project_file, text, overwrite=force)
     console.print(f"wrote {path}")
     console.print("next: edit it, then `mlrelease validate` and `mlrelease run`")
+
+
+def _init_ci(
+    project_file: Path,
+    task: Task,
+    model: str | None,
+    source: str | None,
+    target: str | None,
+    *,
+    force: bool,
+) -> None:
+    """The project file if there is none, and the CI files beside it: all written, or none."""
+    from mlrelease.deploy.ci import SECRETS, CiOptions, render_github
+    from mlrelease.deploy.compose import write_files
+
+    path = project_file / DEFAULT_FILENAME if project_file.is_dir() else project_file
+    files: dict[str, str] = {}
+    if path.exists():
+        spec = load_spec(path).spec
+        console.print(f"using the existing {path}", markup=False)
+    else:
+        text = render_project_file(task, model=model, source=source, target=target)
+        spec = parse_spec(text, env={}, filename=str(path))
+        files[path.name] = text
+    options = CiOptions(
+        model=spec.model, environments=tuple(spec.environment_order), project_file=path.name
+    )
+    files.update(render_github(options))
+    outcome = write_files(path.parent, files, overwrite=force)
+    for written, what in outcome.items():
+        console.print(f"{what:>9} {written}", markup=False)
+    console.print(
+        "next, on GitHub: add the repository secrets "
+        f"{', '.join(SECRETS)} (shared stores); create the environment "
+        f"'{options.production}' with required reviewers; require the check "
+        "'Train, gate and report' on main. Locally: pip install pre-commit && "
+        "pre-commit install",
+        markup=False,
+    )
 
 
 def validate(project_file: ProjectFile = DEFAULT_FILE) -> None:

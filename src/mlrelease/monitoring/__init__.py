@@ -1,1 +1,2 @@
-"""Monitoring: drift against a version's reference profile, live performance from labels, retrain triggers."""  # noqa: E501
+"""Monitoring: drift against a version's reference profile, live performance from labels,
+retrain triggers, and the retraining they start."""

@@ -56,7 +56,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -381,6 +381,7 @@ def _jensenshannon(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 def _chisquare(reference: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """Counts against reference shares, as Evidently; see the module doc for zeros."""
     keep = (reference > 0) | (counts > 0)
     expected_shares = np.where(reference[keep] > 0, reference[keep], EPSILON)
     observed = counts[keep]
@@ -395,110 +396,31 @@ def _chisquare(reference: np.ndarray, counts: np.ndarray) -> tuple[float, float]
 # step ECDF. Otherwise point i of k + 1 is the reference's quantile at i / k, and the
 # CDF is drawn straight between points (jumping where points tie): the quantile
 # function np.quantile interpolates, sampled every 1 / k.
-
-
-def _ks_statistic(sketch: np.ndarray, exact: bool, current: np.ndarray) -> float:
-    """Largest gap between the reference CDF and the ECDF of ``current`` (sorted).
-
-    Between neighbouring points of either side the ECDF is flat and the reference
-    CDF flat or straight, so the gap peaks at a point or just below one: both are
-    taken at every current and every sketch point.
-    """
-    m = current.size
-    points = (
-        (current, *_tied_ranks(current)),
-        (
-            sketch,
-            np.searchsorted(current, sketch, "left"),
-            np.searchsorted(current, sketch, "right"),
-        ),
-    )
-    largest = 0.0
-    for x, current_below, current_upto in points:
-        reference_below, reference_upto = _reference_cdf(sketch, exact, x)
-        largest = max(
-            largest,
-            float(np.abs(reference_upto - current_upto / m).max()),
-            float(np.abs(reference_below - current_below / m).max()),
-        )
-    return largest
-
-
-def _wasserstein(sketch: np.ndarray, exact: bool, current: np.ndarray) -> float:
-    """Integral of |reference quantile - current quantile| over p in [0, 1].
-
-    Equal to the area between the CDFs, and simpler: p runs on an integer grid
-    holding both sides' knots (current ones every ``steps``, reference ones every
-    ``m``), where the current quantile is flat and the reference one flat or
-    straight between neighbours.
-    """
-    m = current.size
-    steps = sketch.size if exact else sketch.size - 1  # the reference's quantile steps
-    knots = np.concatenate([np.arange(m + 1) * steps, np.arange(steps + 1) * m])
-    grid = np.sort(knots, kind="stable")  # two sorted runs: a merge
-    start, end = grid[:-1], grid[1:]
-    gap_start = -current[np.minimum(start // steps, m - 1)]
-    if exact:
-        gap_start += sketch[np.minimum(start // m, steps - 1)]
-        gap_end = gap_start
-    else:
-        gap_end = gap_start + _sketch_quantile(sketch, end, m)
-        gap_start += _sketch_quantile(sketch, start, m)
-    return _area(gap_start, gap_end, (end - start) / (steps * m))
-
-
-def _tied_ranks(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each value of ``ordered``: how many values are below it, and up to it."""
-    new = np.empty(ordered.size, dtype=bool)
-    new[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    if new.all():  # no ties: the common case for measurements
-        ranks = np.arange(ordered.size)
-        return ranks, ranks + 1
-    starts = np.flatnonzero(new)
-    group = np.cumsum(new) - 1
-    return starts[group], np.append(starts[1:], ordered.size)[group]
-
-
-def _reference_cdf(sketch: np.ndarray, exact: bool, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The reference CDF just below and at each of ``x`` (sorted)."""
-    upto = _sketch_counts(sketch, x, "left")
-    below = _sketch_counts(sketch, x, "right")
-    if exact:
-        return below / sketch.size, upto / sketch.size
-    lines = _SketchLines.of(sketch)
-    at = lines.cdf(x, upto)
-    just_below = at.copy()
-    on_point = below != upto  # only on a sketch point can the CDF jump
-    just_below[on_point] = lines.cdf(x[on_point], below[on_point])
-    return just_below, at
-
-
-def _sketch_counts(sketch: np.ndarray, x: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
-    """Sketch points <= each of ``x`` (side "left") or < (side "right"); ``x`` sorted.
-
-    Placing 201 sketch points among the x and counting is far cheaper than a binary
-    search per x.
-    """
-    slots = np.searchsorted(x, sketch, side=side)
-    return np.cumsum(np.bincount(slots, minlength=x.size + 1))[: x.size]
+#
+# Both walk the sorted window in chunks: temporaries of _CHUNK floats (64 KiB) are
+# recycled by the allocator and stay in cache, where window-sized ones are mapped and
+# unmapped on every call and their page faults cost more than the arithmetic.
+_CHUNK: Final = 8192
 
 
 @dataclass(frozen=True)
-class _SketchLines:
-    """The straight pieces of a sketch's CDF, indexed by how many points precede x.
+class _ReferenceCdf:
+    """The sketch's CDF as pieces, looked up by how many sketch points precede x.
 
-    Piece c (1 <= c <= k) runs from (s[c-1], (c-1)/k) to (s[c], c/k); piece 0 (before
-    the first point) is 0 and piece k + 1 (after the last) is 1. Looking the pieces
-    up by count replaces a search and two branches per value.
+    Exact: piece c is flat at c / n. Sketch: piece 0 (before the first point) is 0,
+    piece k + 1 (after the last) is 1, and piece c in between runs straight from
+    (s[c-1], (c-1)/k) to (s[c], c/k). A lookup replaces a search and branches per x.
     """
 
     start: np.ndarray  # x where the piece starts
-    base: np.ndarray  # CDF there
+    base: np.ndarray  # the CDF there
     rise: np.ndarray  # CDF per unit of x along the piece
 
     @classmethod
-    def of(cls, sketch: np.ndarray) -> _SketchLines:
+    def of(cls, sketch: np.ndarray, exact: bool) -> _ReferenceCdf:
+        if exact:
+            flat = np.zeros(sketch.size + 1)
+            return cls(flat, np.arange(sketch.size + 1) / sketch.size, flat)
         k = sketch.size - 1
         widths = np.diff(sketch)
         # Tied points make zero-width pieces that no count ever selects.
@@ -509,29 +431,107 @@ class _SketchLines:
             rise=np.concatenate([[0.0], rise, [0.0]]),
         )
 
-    def cdf(self, x: np.ndarray, count: np.ndarray) -> np.ndarray:
+    def at(self, x: np.ndarray, count: np.ndarray) -> np.ndarray:
         # (x - start) * rise keeps precision where x is large next to a piece's width.
         values: np.ndarray = (x - self.start[count]) * self.rise[count] + self.base[count]
         return values
 
 
-def _sketch_quantile(sketch: np.ndarray, t: np.ndarray, m: int) -> np.ndarray:
-    """The sketch's quantile function at p = t / (k m), straight between its points."""
-    k = sketch.size - 1
-    i = np.minimum(t // m, k - 1)
-    values: np.ndarray = sketch[i] + (t - i * m) / m * (sketch[i + 1] - sketch[i])
-    return values
+def _ks_statistic(sketch: np.ndarray, exact: bool, current: np.ndarray) -> float:
+    """Largest gap between the reference CDF and the ECDF of ``current`` (sorted).
+
+    Between neighbouring points of either side the ECDF is flat and the reference
+    CDF flat or straight, so the gap peaks at a point or just below one: both are
+    taken at every sketch and every current point.
+    """
+    m, cdf = current.size, _ReferenceCdf.of(sketch, exact)
+    # Where each sketch point falls among the current values: sketch point i is
+    # <= current[j] exactly when j >= reaches[i], and < current[j] when j >= passes[i].
+    reaches = np.searchsorted(current, sketch, "left")
+    passes = np.searchsorted(current, sketch, "right")
+    largest = max(
+        _largest(cdf.at(sketch, np.searchsorted(sketch, sketch, "right")), passes / m),
+        _largest(cdf.at(sketch, np.searchsorted(sketch, sketch, "left")), reaches / m),
+    )
+    tied = _tied_ranks(current) if np.any(current[1:] == current[:-1]) else None
+    for first in range(0, m, _CHUNK):
+        x = current[first : first + _CHUNK]
+        if tied is None:
+            below = np.arange(first, first + x.size, dtype=float)
+            upto = below + 1
+        else:
+            below, upto = (ranks[first : first + x.size] for ranks in tied)
+        at = cdf.at(x, _counts(reaches, first, x.size))
+        just_below = cdf.at(x, _counts(passes, first, x.size))
+        largest = max(largest, _largest(at, upto / m), _largest(just_below, below / m))
+    return largest
+
+
+def _wasserstein(sketch: np.ndarray, exact: bool, current: np.ndarray) -> float:
+    """Integral of |reference quantile - current quantile| over p in [0, 1].
+
+    Equal to the area between the CDFs, and simpler: p = t / (steps m) for integer
+    t, where the current quantile steps every ``steps`` and the reference one every
+    ``m``; between neighbouring knots the first is flat and the second flat (exact)
+    or straight (a sketch), so each piece's area is exact.
+    """
+    m = current.size
+    steps = sketch.size if exact else sketch.size - 1
+    area = 0.0
+    for first in range(0, m, _CHUNK):
+        last = min(first + _CHUNK, m)
+        # This chunk's current knots and the reference knots between them.
+        reference_knots = np.arange(-(-first * steps // m), last * steps // m + 1) * m
+        knots = np.concatenate([np.arange(first, last + 1) * steps, reference_knots])
+        grid = np.sort(knots, kind="stable")  # two sorted runs: a merge
+        start, end = grid[:-1], grid[1:]
+        level = current[np.minimum(start // steps, m - 1)]
+        gap_start = _reference_quantile(sketch, exact, start, m) - level
+        gap_end = gap_start if exact else _reference_quantile(sketch, exact, end, m) - level
+        area += _area(gap_start, gap_end, (end - start).astype(float))
+    return area / (steps * m)
+
+
+def _reference_quantile(sketch: np.ndarray, exact: bool, t: np.ndarray, m: int) -> np.ndarray:
+    """The reference quantile at p = t / (steps m): a step (exact) or straight line."""
+    if exact:
+        stepped: np.ndarray = sketch[np.minimum(t // m, sketch.size - 1)]
+        return stepped
+    i = np.minimum(t // m, sketch.size - 2)
+    straight: np.ndarray = sketch[i] + (t - i * m) / m * (sketch[i + 1] - sketch[i])
+    return straight
+
+
+def _tied_ranks(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each value of ``ordered``: how many values are below it, and up to it."""
+    new = np.empty(ordered.size, dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    return starts[group].astype(float), np.append(starts[1:], ordered.size)[group].astype(float)
+
+
+def _counts(slots: np.ndarray, first: int, size: int) -> np.ndarray:
+    """How many ``slots`` are <= each of first, first + 1, ..., first + size - 1."""
+    placed = np.bincount(np.clip(slots - first, 0, size), minlength=size + 1)
+    return np.cumsum(placed[:size])
+
+
+def _largest(reference: np.ndarray, current: np.ndarray) -> float:
+    return float(np.max(np.abs(reference - current)))
 
 
 def _area(gap_start: np.ndarray, gap_end: np.ndarray, widths: np.ndarray) -> float:
-    """Integral of |gap| when it runs straight from gap_start to gap_end over each width."""
-    start, end = np.abs(gap_start), np.abs(gap_end)
-    total = start + end
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # A line crossing zero makes two triangles: (a^2 + b^2) / (2 (a + b)) per unit.
-        crossing = (start**2 + end**2) / (2 * total)
-    per_unit = np.where(gap_start * gap_end >= 0, total / 2, crossing)
-    return float(np.sum(per_unit * widths))
+    """Integral of |gap| when it runs straight from gap_start to gap_end over each width.
+
+    Per unit of width that is (a + b) / 2 for a = |gap_start|, b = |gap_end|, less
+    ab / (a + b) where the line crosses zero (two triangles, not a trapezoid).
+    """
+    total = np.abs(gap_start) + np.abs(gap_end)
+    crossing = np.minimum(gap_start * gap_end, 0.0)  # -ab where it crosses, else 0
+    np.divide(crossing, total, out=crossing, where=crossing < 0)
+    return float(0.5 * np.dot(total, widths) + np.dot(crossing, widths))
 
 
 def _ks_p_value(d: float, n: int, m: int) -> tuple[float, float]:
@@ -576,7 +576,8 @@ def _as_text(present: pd.Series) -> pd.Series:
     if ptypes.is_float_dtype(present.dtype):
         values = present.to_numpy(dtype=float)
         text = present.astype(str)
-        whole = np.isfinite(values) & (values == np.round(values))
+        # Beyond 2**53 a float is always whole and may not fit an int64: keep its text.
+        whole = (np.abs(values) < 2.0**53) & (values == np.round(values))
         text[whole] = values[whole].astype(np.int64).astype(str)
         return text
     text = present.astype(str)
