@@ -39,18 +39,16 @@ host). Containers run as ``${MLRELEASE_UID:-10001}``, who must be able to write 
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import tempfile
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
+from mlrelease.deploy._files import file_outcome, replace_all
 from mlrelease.deploy.container import HEALTHCHECK, PORT, UID
 from mlrelease.errors import ConfigError, ConflictError
 from mlrelease.names import validate_name
@@ -454,7 +452,7 @@ def write_files(
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"{directory} is a file; give a folder (created if missing)")
     targets = {directory / name: text for name, text in files.items()}
-    outcome = {path: _outcome(path, text) for path, text in targets.items()}
+    outcome = {path: file_outcome(path, text) for path, text in targets.items()}
     changed = [path for path, what in outcome.items() if what == "replaced"]
     if changed and not overwrite:
         raise ConflictError(
@@ -467,41 +465,5 @@ def write_files(
             path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {exc.filename} ({exc.strerror or exc})") from None
-    _replace_all(pending)
+    replace_all(pending)
     return outcome
-
-
-def _outcome(path: Path, text: str) -> str:
-    if path.is_dir():
-        raise ConfigError(f"{path} is a folder; remove it or choose another --out")
-    try:
-        return "unchanged" if path.read_text(encoding="utf-8") == text else "replaced"
-    except FileNotFoundError:
-        return "wrote"
-    except (OSError, UnicodeDecodeError):
-        return "replaced"
-
-
-def _replace_all(files: Mapping[Path, str]) -> None:
-    temporaries: dict[Path, str] = {}
-    try:
-        for path, text in files.items():
-            descriptor, temporary = tempfile.mkstemp(
-                dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-            )
-            temporaries[path] = temporary
-            with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, 0o644)  # read by containers running as other users
-        for path, temporary in temporaries.items():
-            os.replace(temporary, path)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write {exc.filename or 'the files'} ({exc.strerror or exc})"
-        ) from None
-    finally:
-        for temporary in temporaries.values():
-            with suppress(FileNotFoundError):
-                os.unlink(temporary)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
-from contextlib import suppress
 from pathlib import Path
 
+from mlrelease.deploy._files import file_outcome, replace_all
 from mlrelease.deploy.monitoring._alerts import alerts_text
 from mlrelease.deploy.monitoring._dashboard import dashboard
 from mlrelease.deploy.monitoring._options import (
@@ -51,7 +49,9 @@ def write_monitoring(
             f"--out: {directory} is a file, not a directory; give a directory "
             "(created if missing), e.g. --out monitoring"
         )
-    outcome = {directory / name: _outcome(directory / name, text) for name, text in files.items()}
+    outcome = {
+        directory / name: file_outcome(directory / name, text) for name, text in files.items()
+    }
     changed = [path for path, what in outcome.items() if what == "replaced"]
     if changed and not overwrite:
         raise ConflictError(
@@ -63,41 +63,5 @@ def write_monitoring(
     except OSError as exc:
         raise ConfigError(f"--out: cannot create {directory} ({exc.strerror or exc})") from None
     pending = {directory / name: text for name, text in files.items()}
-    _replace_all({path: text for path, text in pending.items() if outcome[path] != "unchanged"})
+    replace_all({path: text for path, text in pending.items() if outcome[path] != "unchanged"})
     return outcome
-
-
-def _outcome(path: Path, text: str) -> str:
-    if path.is_dir():
-        raise ConfigError(f"{path} is a directory; remove it or choose another --out")
-    try:
-        return "unchanged" if path.read_text(encoding="utf-8") == text else "replaced"
-    except FileNotFoundError:
-        return "wrote"
-    except (OSError, UnicodeDecodeError):
-        return "replaced"
-
-
-def _replace_all(files: Mapping[Path, str]) -> None:
-    temporaries: dict[Path, str] = {}
-    try:
-        for path, text in files.items():
-            descriptor, temporary = tempfile.mkstemp(
-                dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-            )
-            temporaries[path] = temporary
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, 0o644)  # Prometheus and Grafana may run as other users
-        for path, temporary in temporaries.items():
-            os.replace(temporary, path)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write {exc.filename or 'the files'} ({exc.strerror or exc})"
-        ) from None
-    finally:
-        for temporary in temporaries.values():
-            with suppress(FileNotFoundError):
-                os.unlink(temporary)
