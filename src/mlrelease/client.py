@@ -196,7 +196,21 @@ class Client:
             Policies.from_spec(self.project.spec if self.project else None),
             check_gates=lambda model, version, env: self.check_gates(model, version, env=env),
             announcer=self.outbox,
+            on_alias_moved=self._commit_manifests if self._uses_gitops else None,
         )
+
+    @property
+    def _uses_gitops(self) -> bool:
+        spec = self.project.spec if self.project else None
+        return spec is not None and any(env.gitops for env in spec.environments.values())
+
+    def _commit_manifests(self, model: str, environment: str, version: int) -> None:
+        """GitOps: the environment's manifests follow its alias (``environments.E.gitops``)."""
+        from mlrelease.deploy.sync import sync_environment
+
+        project = self._require_project()
+        if model == project.spec.model:
+            sync_environment(project, environment, version)
 
     @cached_property
     def releases(self) -> Releases:

@@ -129,6 +129,14 @@ class GateSpec(_Strict):
 GateItem = str | GateSpec
 
 
+class GitopsSpec(_Strict):
+    """Kubernetes manifests kept in a config repository that Argo CD or Flux syncs."""
+
+    repo: str  # a git checkout; relative to the project file
+    dir: str | None = None  # folder in it; default MODEL/ENV
+    kubernetes: dict[str, Any] = {}  # options of `mlrelease deploy kubernetes` (namespace, ...)
+
+
 class EnvironmentSpec(_Strict):
     after: str | None = None
     approvals: Annotated[int, Field(ge=0)] = 0
@@ -137,6 +145,7 @@ class EnvironmentSpec(_Strict):
     self_approval: bool | None = None
     release: Literal["direct", "canary", "shadow"] = "direct"
     gates: list[GateItem] = []
+    gitops: GitopsSpec | None = None  # commit manifests each time the alias moves
 
 
 class WebhookSpec(_Strict):
@@ -733,6 +742,8 @@ def _check_semantics(spec: ProjectSpec, locate: _Locator) -> None:
     _check_retrain(spec, locate)
     for name, env in spec.environments.items():
         _check_gates(env.gates, ("environments", name, "gates"), spec, locate)
+        if env.gitops is not None:
+            _check_gitops(env.gitops, ("environments", name, "gitops"), locate)
 
 
 def _check_release_checks(spec: ProjectSpec, locate: _Locator) -> None:
@@ -860,6 +871,22 @@ def _check_condition_name(
         f"unknown trigger {item!r}; use drift, a monitored metric "
         f"({', '.join(LIVE_METRICS)}), {{schedule: '0 3 * * *'}} or {{new_labels: 1000}}",
     )
+
+
+_GITOPS_FIXED = ("environment", "version")  # set by the promotion, not the project file
+
+
+def _check_gitops(gitops: GitopsSpec, where: tuple[str | int, ...], locate: _Locator) -> None:
+    import dataclasses
+
+    from mlrelease.deploy.kubernetes import KubernetesOptions
+
+    known = [f.name for f in dataclasses.fields(KubernetesOptions) if f.name not in _GITOPS_FIXED]
+    for key in gitops.kubernetes:
+        if key not in known:
+            raise locate.error(
+                (*where, "kubernetes", key), f"unknown key; allowed here: {', '.join(known)}"
+            )
 
 
 def _check_channel_names(spec: ProjectSpec, locate: _Locator) -> None:

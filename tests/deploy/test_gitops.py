@@ -219,3 +219,35 @@ def test_deploy_kubernetes_commits_to_a_config_repository(
     plain.mkdir()
     result = runner.invoke(root, [*args[:-1], str(plain)], catch_exceptions=False)
     assert result.exit_code == 2 and "not a git work tree" in result.output
+
+
+def test_a_promotion_commits_the_environments_manifests(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlrelease.client import Client
+    from mlrelease.errors import SpecError
+
+    assert CliRunner().invoke(mlrelease_app, ["quickstart"]).exit_code == 0
+    plain = {"PATH": os.environ["PATH"], "HOME": str(isolated_env), "GIT_CONFIG_NOSYSTEM": "1"}
+    monkeypatch.setenv("HOME", str(isolated_env))
+    repo = isolated_env / "config"
+    repo.mkdir()
+    git(repo, plain, "init", "--quiet")
+    project = isolated_env / "mlrelease.yaml"
+    text = project.read_text()
+    gitops = "staging: {after: dev, gitops: {repo: config, kubernetes: {namespace: ml}}}"
+    project.write_text(text.replace("staging: {after: dev}", gitops))
+
+    with Client.from_project(project) as client:
+        client.promote("breast-cancer", 1, "staging")
+    log = git(repo, plain, "log", "--format=%s").splitlines()
+    assert log == ["mlrelease: breast-cancer v1 -> staging"]
+    files = git(repo, plain, "ls-files").split()
+    assert "breast-cancer/staging/kustomization.yaml" in files
+    assert "namespace: ml" in (repo / "breast-cancer/staging/deployment.yaml").read_text()
+
+    project.write_text(
+        text.replace("staging: {after: dev}", gitops.replace("namespace", "nmspace"))
+    )
+    with pytest.raises(SpecError, match=r"gitops\.kubernetes\.nmspace: unknown key"):
+        Client.from_project(project)

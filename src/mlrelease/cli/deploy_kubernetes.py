@@ -244,16 +244,9 @@ def _commit(
     env: str,
     version: int | None,
 ) -> None:
-    from mlrelease.deploy.gitops import commit_manifests, commit_message
-    from mlrelease.deploy.kubernetes import previous_files
+    from mlrelease.deploy.gitops import commit_message, commit_rendering
 
-    stale = sorted(previous_files(repo / folder) - set(files))
-    sha = commit_manifests(
-        repo,
-        {str(folder / name): text for name, text in files.items()},
-        commit_message(model, env, version),
-        remove=[str(folder / name) for name in stale],
-    )
+    sha = commit_rendering(repo, folder, files, commit_message(model, env, version))
     if sha is None:
         console.print(f"{repo / folder} is up to date: nothing to commit")
     else:

@@ -195,3 +195,18 @@ def _stage(git: _Git, written: Sequence[str], removed: Sequence[str]) -> None:
         git.run("add", "--", *written)
     if removed:
         git.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--", *removed)
+
+
+def commit_rendering(
+    repo: Path, folder: PurePosixPath, files: Mapping[str, str], message: str
+) -> str | None:
+    """Commit a rendering into ``repo/folder``, deleting files an earlier rendering had."""
+    from mlrelease.deploy.kubernetes import previous_files
+
+    stale = sorted(previous_files(repo / folder) - set(files))
+    return commit_manifests(
+        repo,
+        {str(folder / name): text for name, text in files.items()},
+        message,
+        remove=[str(folder / name) for name in stale],
+    )

@@ -53,11 +53,14 @@ class Promotions:
         *,
         check_gates: GateChecker,
         announcer: Announcer | None = None,
+        on_alias_moved: Callable[[str, str, int], None] | None = None,
     ) -> None:
         self.store = store
         self.policies = policies
         self._check_gates = check_gates
         self._announcer = announcer
+        # Called with (model, environment, version) once a move is committed (GitOps).
+        self._on_alias_moved = on_alias_moved
 
     # -- asking -----------------------------------------------------------------
 
@@ -102,7 +105,9 @@ class Promotions:
                     reason=reason,
                     payload={"request": request_id, "approvals": policy.approvals, "gates": gates},
                 )
-            return queries.read_request(connection, request_id)
+            outcome = queries.read_request(connection, request_id)
+        self._moved(outcome)
+        return outcome
 
     def _check_promotable(
         self, connection: Connection, model: str, version: int, policy: EnvironmentPolicy
@@ -228,7 +233,12 @@ class Promotions:
                 f"was asked for; ask again: mlrelease promote {request.model} {request.version} "
                 f"--to {request.environment}"
             )
+        self._moved(outcome)
         return outcome
+
+    def _moved(self, outcome: PromotionInfo) -> None:
+        if self._on_alias_moved is not None and outcome.status is PromotionStatus.PROMOTED:
+            self._on_alias_moved(outcome.model, outcome.environment, outcome.version)
 
     def reject(self, request_id: int, *, actor: str, reason: str) -> PromotionInfo:
         """Close a waiting request; the reason is required, so the history says why."""
@@ -397,7 +407,9 @@ class Promotions:
                 payload={"cleared_traffic": cleared} if cleared else None,
             )
             self._announce(connection, event)
-            return event
+        if self._on_alias_moved is not None:
+            self._on_alias_moved(model, environment, target)
+        return event
 
     @staticmethod
     def _rollback_target(
