@@ -115,9 +115,15 @@ def write_config(directory: Path, target: str) -> Path:
 @contextmanager
 def running_prometheus(directory: Path, port: int, target: str) -> Iterator[Prometheus]:
     """Prometheus scraping ``target`` (host:port) every second; always stopped on the way out."""
-    binary = prometheus_binary()
     directory.mkdir(parents=True, exist_ok=True)
-    config = write_config(directory, target)
+    with prometheus_with(write_config(directory, target), directory, port) as prometheus:
+        yield prometheus
+
+
+@contextmanager
+def prometheus_with(config: Path, directory: Path, port: int) -> Iterator[Prometheus]:
+    """Prometheus run with ``config`` (data and log in ``directory``), ready; always stopped."""
+    binary = prometheus_binary()
     log_file = directory / "prometheus.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(
