@@ -34,6 +34,7 @@ __all__ = [
     "TokenInfo",
     "Tokens",
     "require",
+    "token_hash",
 ]
 
 # Token events concern no model; "" can never be a model's name (names start with a
@@ -130,7 +131,7 @@ class Tokens:
         values = {
             "name": name,
             "role": role.name,
-            "token_hash": _hash(secret),
+            "token_hash": token_hash(secret),
             "prefix": secret[:_PREFIX_LENGTH],
             "created_at": datetime.now(UTC),
             "created_by": actor,
@@ -176,17 +177,22 @@ class Tokens:
         """The actor a secret belongs to; Unauthorized if it is missing, unknown or revoked."""
         if not secret:
             raise Unauthorized(f"an API token is required: {_HOW_TO_GET_ONE}")
+        return self.authenticate_hash(token_hash(secret))
+
+    def authenticate_hash(self, hashed: str) -> Actor:
+        """The actor whose token has this sha256 (a browser session keeps only the hash)."""
         # Looked up by hash: the secret itself is never compared, stored or logged.
         with self.store.read() as connection:
             row = connection.execute(
-                select(_T.name, _T.role, _T.revoked_at).where(_T.token_hash == _hash(secret))
+                select(_T.name, _T.role, _T.revoked_at).where(_T.token_hash == hashed)
             ).one_or_none()
         if row is None or row.revoked_at is not None:
             raise Unauthorized(f"the API token is unknown or revoked: {_HOW_TO_GET_ONE}")
         return Actor(name=row.name, role=Role.parse(row.role))
 
 
-def _hash(secret: str) -> str:
+def token_hash(secret: str) -> str:
+    """The sha256 under which a token's secret is stored."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 

@@ -75,7 +75,9 @@ def serve(
         bool,
         typer.Option(
             "--api/--no-api",
-            help="Also answer the control-plane API under /api (API tokens, see `token`).",
+            help="Also answer the control-plane API under /api and the web UI under /ui "
+            "(log in with an API token, see `token`; MLRELEASE_UI_SECRET keeps UI sessions "
+            "across restarts).",
         ),
     ] = True,
     controller: Annotated[
@@ -97,6 +99,7 @@ def serve(
     """
     from mlrelease.serving.factory import TOKENS_VARIABLE, ServeConfig, run_server
     from mlrelease.serving.guard import RateLimit
+    from mlrelease.ui.sessions import secret_key_from
 
     if rate_limit is not None:
         try:
@@ -108,6 +111,8 @@ def serve(
         raise ConfigError(
             f"--require-token: set {TOKENS_VARIABLE} to one or more comma-separated tokens"
         )
+    if api:
+        secret_key_from(os.environ)  # a bad MLRELEASE_UI_SECRET stops us here, not on /ui
     with open_client(project_file) as client:
         _check_servable(client, model, env, version)
         config = ServeConfig.from_settings(
@@ -128,7 +133,7 @@ def serve(
         )
     console.print(
         f"serving {model}@{env} on http://{host}:{port}  (POST /predict, /v2/..., /metrics"
-        + (", /api)" if api else ")")
+        + (", /api, /ui)" if api else ")")
     )
     with _embedded_controller(project_file) if controller else contextlib.nullcontext():
         run_server(config, host=host, port=port, workers=workers, tokens=tokens)

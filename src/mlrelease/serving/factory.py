@@ -4,20 +4,22 @@
 worker processes through the environment (``MLRELEASE_SERVE_CONFIG``).
 
 Unless ``control_plane`` is off, the control-plane API is mounted at ``/api``
-after every data-plane route, so ``/predict`` is matched exactly as before. Each
-worker process mounts its own copy over its own client: the API keeps no state
-outside the metadata store, so any worker can answer any call.
+and the web UI at ``/ui``, after every data-plane route, so ``/predict`` is
+matched exactly as before. Each worker process mounts its own copy over its own
+client: neither keeps state outside the metadata store (UI sessions are signed
+cookies, under one key for all workers), so any worker can answer any call.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlrelease.artifacts import open_artifact_store
 from mlrelease.registry.service import Registry
@@ -36,6 +38,7 @@ from mlrelease.serving.predlog import PredictionLog
 from mlrelease.serving.runtime import Runtime
 from mlrelease.settings import Settings
 from mlrelease.store import Store
+from mlrelease.ui.sessions import SECRET_VARIABLE, new_secret_key, secret_key_from
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -98,7 +101,10 @@ def _tune_interpreter() -> None:
     sys.setswitchinterval(0.0005)
 
 
-def build_app(config: ServeConfig, *, tokens: str = "") -> Starlette:
+def build_app(
+    config: ServeConfig, *, tokens: str = "", ui_secret: bytes | None = None
+) -> Starlette:
+    """The serving app; ``ui_secret`` signs UI sessions (None: a key for this process only)."""
     base_dir = Path(config.base_dir)
     store = Store.open(config.db_url, base_dir=base_dir)
     artifacts = open_artifact_store(config.artifacts_url, base_dir=base_dir)
@@ -126,14 +132,15 @@ def build_app(config: ServeConfig, *, tokens: str = "") -> Starlette:
     )
     app = create_app(runtime, options, predlog=predlog)
     if config.control_plane:
-        _mount_control_plane(app, config)
+        _mount_control_plane(app, config, ui_secret or new_secret_key())
     return app
 
 
-def _mount_control_plane(app: Starlette, config: ServeConfig) -> None:
-    """Append ``/api`` (after the data plane's routes) and close its client at shutdown."""
-    control_plane = _ControlPlane(config)
-    app.router.routes.append(Mount("/api", app=control_plane))
+def _mount_control_plane(app: Starlette, config: ServeConfig, ui_secret: bytes) -> None:
+    """Append ``/api`` and ``/ui`` (after the data plane's routes); close them at shutdown."""
+    control_plane = _ControlPlane(config, ui_secret)
+    app.router.routes.append(Mount("/api", app=_BuiltOnFirstCall(control_plane.api)))
+    app.router.routes.append(Mount("/ui", app=_BuiltOnFirstCall(control_plane.ui)))
     # Starlette runs no lifespan of a mounted app: close the client in the outer one.
     serve_lifespan = app.router.lifespan_context
 
@@ -149,37 +156,56 @@ def _mount_control_plane(app: Starlette, config: ServeConfig) -> None:
 
 
 class _ControlPlane:
-    """The control-plane API, built on its first request.
+    """The control-plane API and the web UI over one client, each built when first called.
 
-    FastAPI and the client load only when someone calls ``/api``, so they add
-    nothing to a model server's start-up time.
+    FastAPI, the templates and the client load only when someone calls ``/api`` or
+    ``/ui``, so they add nothing to a model server's start-up time.
     """
 
-    def __init__(self, config: ServeConfig) -> None:
+    def __init__(self, config: ServeConfig, ui_secret: bytes) -> None:
         self._config = config
+        self._ui_secret = ui_secret
         self._client: Client | None = None
-        self._app: FastAPI | None = None
-        self._building = threading.Lock()
+        self._api: FastAPI | None = None
+        self._building = threading.Lock()  # two first requests at once build once
+
+    def api(self) -> FastAPI:
+        from mlrelease.api import create_api
+
+        with self._building:
+            if self._api is None:
+                self._api = create_api(self._open_client(), prefix="")
+            return self._api
+
+    def ui(self) -> Starlette:
+        from mlrelease.ui import create_ui
+
+        with self._building:
+            return create_ui(self._open_client(), secret_key=self._ui_secret)
+
+    def _open_client(self) -> Client:
+        if self._client is None:
+            self._client = _control_plane_client(self._config)
+        return self._client
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.state.notifications.stop()
+        if self._client is not None:
+            self._client.close()
+
+
+class _BuiltOnFirstCall:
+    """An ASGI app made by ``build`` (in a worker thread) when its first request comes."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
             self._app = await run_in_threadpool(self._build)
         await self._app(scope, receive, send)
-
-    def _build(self) -> FastAPI:
-        from mlrelease.api import create_api
-
-        with self._building:  # two first requests at once build it once
-            if self._app is None:
-                self._client = _control_plane_client(self._config)
-                self._app = create_api(self._client, prefix="")
-            return self._app
-
-    def close(self) -> None:
-        if self._app is not None:
-            self._app.state.notifications.stop()
-        if self._client is not None:
-            self._client.close()
 
 
 def _control_plane_client(config: ServeConfig) -> Client:
@@ -207,7 +233,7 @@ def run_server(config: ServeConfig, *, host: str, port: int, workers: int, token
         # a process manager expects of a clean stop.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(
-            build_app(config, tokens=tokens),
+            build_app(config, tokens=tokens, ui_secret=secret_key_from(os.environ)),
             host=host,
             port=port,
             access_log=False,
@@ -217,6 +243,8 @@ def run_server(config: ServeConfig, *, host: str, port: int, workers: int, token
     # Workers are separate processes: they rebuild the app from the environment, and
     # sum their metrics through prometheus_client's multiprocess files.
     os.environ[CONFIG_VARIABLE] = config.to_json()
+    # One session key for every worker, or a browser's session would hold in one only.
+    os.environ.setdefault(SECRET_VARIABLE, secrets.token_hex(32))
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlrelease-metrics-"))
     uvicorn.run(
         "mlrelease.serving.factory:app_from_environment",
@@ -233,4 +261,8 @@ def app_from_environment() -> Starlette:
     """The uvicorn factory each worker process calls (``--workers N``)."""
     _tune_interpreter()
     config = ServeConfig.from_json(os.environ[CONFIG_VARIABLE])
-    return build_app(config, tokens=os.environ.get(TOKENS_VARIABLE, ""))
+    return build_app(
+        config,
+        tokens=os.environ.get(TOKENS_VARIABLE, ""),
+        ui_secret=secret_key_from(os.environ),
+    )

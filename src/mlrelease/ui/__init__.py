@@ -1,0 +1,11 @@
+"""The web UI under ``/ui``: server-rendered pages over the same core, roles and tokens as ``/api``.
+
+Pages need no JavaScript (a small script only refreshes pages that change live);
+charts are SVG drawn here; every asset is served from the package, nothing from a
+CDN. Log-in is with an API token; the session is a signed, HttpOnly, SameSite
+cookie; every form that changes state needs the role and the session's CSRF token.
+"""
+
+from mlrelease.ui.app import UI_PREFIX, create_ui
+
+__all__ = ["UI_PREFIX", "create_ui"]
