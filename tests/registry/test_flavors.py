@@ -8,6 +8,7 @@ import pickle
 import sys
 import textwrap
 import uuid
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mlrelease.errors import ArtifactError, ConfigError, UntrustedArtifactError
 from mlrelease.registry.flavors import FUNCTION, SKLEARN, flavor_for, get_flavor
+from mlrelease.registry.flavors.sklearn import SklearnModel
 
 TREE_TYPE = "sklearn.tree._tree.Tree"
 
@@ -397,3 +399,58 @@ def test_predict_with_proba_gives_exactly_what_predict_gives(estimator: str) -> 
     labels, proba = model.predict_with_proba(X)
     assert (labels == fitted.predict(X)).all()
     assert proba is not None and (proba == fitted.predict_proba(X)).all()
+
+
+# -- matrices instead of frames on the serving path --------------------------------------
+
+
+def _breast_cancer() -> tuple[pd.DataFrame, pd.Series]:
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    return X, y
+
+
+@pytest.mark.parametrize("kind", ["plain", "pipeline"])
+def test_a_numeric_model_takes_matrices_and_answers_as_before(kind: str) -> None:
+    from sklearn.pipeline import make_pipeline
+
+    X, y = _breast_cancer()
+    estimator = LogisticRegression(solver="liblinear")
+    if kind == "pipeline":
+        estimator = make_pipeline(StandardScaler(), estimator)
+    model = SklearnModel(estimator.fit(X, y))
+    labels, proba = model.predict_with_proba(X)
+    assert model.accept_matrices(list(X.columns))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names"
+        matrix_labels, matrix_proba = model.predict_with_proba(X.to_numpy())  # type: ignore[arg-type]
+    assert np.array_equal(labels, matrix_labels)
+    assert proba is not None and np.allclose(proba, matrix_proba, rtol=1e-12, atol=1e-15)
+
+
+def test_a_model_that_selects_columns_by_name_keeps_its_frames() -> None:
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+
+    X, y = _breast_cancer()
+    columns = list(X.columns)
+    selecting = make_column_transformer((StandardScaler(), columns[:5]), remainder="drop")
+    model = SklearnModel(make_pipeline(selecting, LogisticRegression()).fit(X, y))
+    assert not model.accept_matrices(columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict_with_proba(X)  # the frame path is intact: names still checked
+
+
+def test_columns_in_another_order_are_refused() -> None:
+    X, y = _breast_cancer()
+    model = SklearnModel(LogisticRegression(solver="liblinear").fit(X, y))
+    assert not model.accept_matrices(list(X.columns)[::-1])
+    assert list(model.estimator.feature_names_in_) == list(X.columns)
+
+
+def test_a_model_fitted_without_names_is_left_alone() -> None:
+    X, y = _breast_cancer()
+    model = SklearnModel(LogisticRegression(solver="liblinear").fit(X.to_numpy(), y))
+    assert not model.accept_matrices(list(X.columns))

@@ -394,9 +394,11 @@ def test_a_shadow_mirroring_every_request_never_changes_an_answer(
 
     # Not a vacuous equality: the shadow's own answers differ from the stable's.
     snapshot = runtime.require_snapshot()
-    frame = served.X.iloc[:SHADOW_ROWS].astype("float64")
-    stable_proba = snapshot.get(1).model.predict_proba(frame)
-    assert not np.allclose(stable_proba, snapshot.get(2).model.predict_proba(frame))
+    # The server calls these versions with matrices in signature order (takes_matrix).
+    rows = served.X.iloc[:SHADOW_ROWS].to_numpy(dtype="float64")
+    assert snapshot.get(1).takes_matrix and snapshot.get(2).takes_matrix
+    stable_proba = snapshot.get(1).model.predict_proba(rows)  # type: ignore[arg-type]
+    assert not np.allclose(stable_proba, snapshot.get(2).model.predict_proba(rows))  # type: ignore[arg-type]
     answered = [_answer_parts(response)[1] for response in responses[:SHADOW_ROWS]]
     assert np.allclose(answered, stable_proba, rtol=0, atol=1e-12)
 

@@ -20,7 +20,9 @@ from mlrelease.errors import ModelFailed, RequestError
 from mlrelease.serving.runtime import ServedVersion
 from mlrelease.serving.validation import Batch
 
-__all__ = ["MicroBatcher", "Prediction", "predict_now"]
+__all__ = ["MicroBatcher", "ModelInput", "Prediction", "model_input", "predict_now"]
+
+ModelInput = pd.DataFrame | np.ndarray[Any, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,27 +31,37 @@ class Prediction:
     proba: np.ndarray[Any, Any] | None
 
 
-def predict_now(served: ServedVersion, frame: pd.DataFrame) -> Prediction:
-    """Call the model on ``frame``; a model that raises on a valid request is a 500."""
+def predict_now(served: ServedVersion, rows: ModelInput) -> Prediction:
+    """Call the model on ``rows``; a model that raises on a valid request is a 500."""
     try:
         # Huge but finite inputs overflow inside the model: that is the input's answer
         # (inf or nan in the output), not a reason to fail.
         with np.errstate(all="ignore"):
-            labels, proba = _call_model(served, frame)
+            labels, proba = _call_model(served, rows)
     except (ValueError, TypeError, KeyError) as exc:
         raise ModelFailed(
             f"the model raised on this input, which matches its signature: {exc}"
         ) from None
     labels = np.asarray(labels)
-    if len(labels) != len(frame):
-        raise RequestError(f"the model returned {len(labels)} predictions for {len(frame)} rows")
+    if len(labels) != len(rows):
+        raise RequestError(f"the model returned {len(labels)} predictions for {len(rows)} rows")
     return Prediction(labels=labels, proba=None if proba is None else np.asarray(proba))
 
 
-def _call_model(served: ServedVersion, frame: pd.DataFrame) -> tuple[Any, Any]:
+def model_input(served: ServedVersion, batch: Batch) -> ModelInput:
+    """What the model is called with: the matrix itself where the version takes one."""
+    if not served.takes_matrix:
+        return batch.frame
+    matrix = batch.matrix
+    # A numeric schema's frame (records, OIP tensors by name) is float64 in signature order.
+    return matrix if matrix is not None else batch.frame.to_numpy(dtype=np.float64)
+
+
+def _call_model(served: ServedVersion, rows: ModelInput) -> tuple[Any, Any]:
+    X = cast(pd.DataFrame, rows)  # a matrix only where the model said it takes one
     if served.task == "classification":
-        return served.model.predict_with_proba(frame)
-    return served.model.predict(frame), None
+        return served.model.predict_with_proba(X)
+    return served.model.predict(X), None
 
 
 @dataclass
@@ -80,7 +92,7 @@ class MicroBatcher:
     async def predict(self, batch: Batch) -> Prediction:
         if batch.rows >= self.max_rows or self.max_wait <= 0:
             self._on_batch(batch.rows)
-            return predict_now(self.served, batch.frame)
+            return predict_now(self.served, model_input(self.served, batch))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         pending = self._pending
@@ -115,11 +127,13 @@ class MicroBatcher:
             start = stop
 
 
-def _stack(batches: list[Batch], served: ServedVersion) -> pd.DataFrame:
-    """One frame for the model call: numeric rows are stacked as arrays (far cheaper
+def _stack(batches: list[Batch], served: ServedVersion) -> ModelInput:
+    """One input for the model call: numeric rows are stacked as arrays (far cheaper
     than building a frame per request and concatenating)."""
     if len(batches) == 1:
-        return batches[0].frame
+        return model_input(served, batches[0])
+    if served.takes_matrix:
+        return np.vstack([cast(np.ndarray[Any, Any], model_input(served, b)) for b in batches])
     matrices = [batch.matrix for batch in batches]
     if all(matrix is not None for matrix in matrices):
         values = np.vstack(cast(list[np.ndarray[Any, Any]], matrices))
@@ -134,6 +148,6 @@ def _answer_each_alone(served: ServedVersion, pending: _Pending, error: Exceptio
         return
     for batch, future in zip(pending.batches, pending.futures, strict=True):
         try:
-            future.set_result(predict_now(served, batch.frame))
+            future.set_result(predict_now(served, model_input(served, batch)))
         except Exception as exc:
             future.set_exception(exc)

@@ -35,6 +35,7 @@ class ServedVersion:
     schema: InputSchema
     task: str
     classes: list[Any] | None
+    takes_matrix: bool = False  # numeric rows go to the model as a float64 matrix
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class Runtime:
             schema=schema,
             task=str(info.signature.get("task", "classification")),
             classes=model.classes,
+            takes_matrix=schema.numeric and model.accept_matrices(schema.names),
         )
 
     def _fail(self, state: TrafficState, number: int, reason: str) -> None:

@@ -42,6 +42,11 @@ class LoadedModel(Protocol):
         """Both at once: what a classifier's server needs, in as few calls as possible."""
         ...
 
+    def accept_matrices(self, columns: Sequence[str]) -> bool:
+        """Whether, from now on, the model takes float64 matrices with ``columns`` in order
+        (cheaper than DataFrames) and answers them exactly as it answers frames."""
+        ...
+
 
 class Flavor(Protocol):
     """Saves one kind of model to a single file and loads it back."""

@@ -53,6 +53,9 @@ class FunctionModel:
     def predict_with_proba(self, X: pd.DataFrame) -> tuple[NDArray[Any], NDArray[Any] | None]:
         return self.predict(X), self.predict_proba(X)
 
+    def accept_matrices(self, columns: Sequence[str]) -> bool:
+        return False  # the function is written against named columns
+
     def predict_proba(self, X: pd.DataFrame) -> NDArray[Any] | None:
         if self.predict_proba_function is None:
             return None

@@ -6,6 +6,7 @@ project has not trusted, so a model file cannot run code it was not allowed to.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,8 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class SklearnModel:
-    """A loaded scikit-learn estimator, called with DataFrames so feature names hold."""
+    """A loaded scikit-learn estimator, called with DataFrames so feature names hold
+    (or, once :meth:`accept_matrices` said yes, with matrices in signature order)."""
 
     estimator: Any
     flavor: str = field(default="sklearn", init=False)
@@ -56,6 +58,64 @@ class SklearnModel:
         if not hasattr(self.estimator, "predict_proba"):
             return None
         return np.asarray(self.estimator.predict_proba(X))
+
+    def accept_matrices(self, columns: Sequence[str]) -> bool:
+        """Take float64 matrices with ``columns`` in order from now on, where that is exact.
+
+        scikit-learn checks a DataFrame's feature names and each column's dtype on
+        every call, five times the cost of a one-row prediction from a matrix. A
+        server that already puts columns in signature order may skip that: the
+        fitted feature names are dropped, and kept only if a probe answers exactly
+        as the DataFrame did, with no warning. Otherwise nothing changes.
+        """
+        holder = _feature_names_holder(self.estimator)
+        if holder is None:
+            return False
+        names = holder.feature_names_in_
+        if [str(name) for name in names] != list(columns):
+            return False
+        n = len(columns)
+        probe = np.vstack([np.linspace(-1.0, 1.0, n), np.arange(n, dtype=float)])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                expected = self.predict_with_proba(pd.DataFrame(probe, columns=list(columns)))
+                del holder.feature_names_in_
+                answered = self.predict_with_proba(probe)  # type: ignore[arg-type]
+        except Exception:  # any complaint: the model needs its DataFrame
+            answered = None
+        if answered is not None and _same(expected, answered):
+            return True
+        if "feature_names_in_" not in vars(holder):
+            holder.feature_names_in_ = names
+        return False
+
+
+def _feature_names_holder(estimator: Any) -> Any | None:
+    """The estimator that checks feature names on input: a pipeline's first step."""
+    while hasattr(estimator, "steps"):  # Pipeline (nested ones too)
+        estimator = estimator.steps[0][1]
+    return estimator if "feature_names_in_" in vars(estimator) else None
+
+
+def _same(
+    left: tuple[NDArray[Any], NDArray[Any] | None], right: tuple[NDArray[Any], NDArray[Any] | None]
+) -> bool:
+    """Same labels, same probabilities up to rounding (a frame's values may sit in
+    another memory order than a matrix's, which changes the order of summation)."""
+    if not _close(left[0], right[0]):
+        return False
+    if left[1] is None or right[1] is None:
+        return left[1] is right[1]
+    return _close(left[1], right[1])
+
+
+def _close(left: NDArray[Any], right: NDArray[Any]) -> bool:
+    if left.shape != right.shape:
+        return False
+    if left.dtype.kind in "fc" and right.dtype.kind in "fc":
+        return bool(np.allclose(left, right, rtol=1e-9, atol=1e-12, equal_nan=True))
+    return bool(np.array_equal(left, right))
 
 
 @dataclass(frozen=True)
