@@ -17,6 +17,7 @@ as failed, ``on_error`` hears about it, and the writer carries on.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import threading
 import time
@@ -346,8 +347,9 @@ class PredictionLog:
 
     def _write(self, batch: list[PredictionRecord]) -> bool:
         """Insert ``batch`` in one transaction, retrying database errors; True on success."""
+        sqlite = self._store.dialect == "sqlite"
         try:
-            params = [_params(record) for record in batch]
+            rows: list[Any] = [(_sqlite_row if sqlite else _params)(record) for record in batch]
         except Exception as exc:  # a record that is not a PredictionRecord at all
             self._report(exc, len(batch))
             return False
@@ -355,10 +357,10 @@ class PredictionLog:
         while True:
             try:
                 with self._store.write() as connection:
-                    if self._store.dialect == "sqlite":
-                        _insert_sqlite(connection, params)
+                    if sqlite:
+                        _insert_sqlite(connection, rows)
                     else:
-                        connection.execute(_INSERT_POSTGRESQL, params)
+                        connection.execute(_INSERT_POSTGRESQL, rows)
                 return True
             except Exception as exc:
                 if attempt < self._retries and _retryable(exc):
@@ -416,7 +418,26 @@ _COLUMNS = (
 _ROWS_PER_STATEMENT = 1000  # 11,000 parameters: well under SQLite's 32,766
 
 
-def _insert_sqlite(connection: Connection, params: list[dict[str, Any]]) -> None:
+def _sqlite_row(record: PredictionRecord) -> tuple[Any, ...]:
+    """The record's values in ``_COLUMNS`` order, as SQLite takes them (built directly:
+    this runs once per served row, on a thread that shares the GIL with the server)."""
+    timestamp = record.timestamp.astimezone(UTC).replace(tzinfo=None)
+    return (
+        record.request_id,
+        record.row,
+        timestamp.isoformat(sep=" ", timespec="microseconds"),  # as UTCDateTime stores it
+        record.model,
+        record.environment,
+        record.version,
+        record.role,
+        record.status,
+        float(record.latency_ms),
+        _json_text(record.inputs),
+        _json_text(record.outputs),
+    )
+
+
+def _insert_sqlite(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
     """One multi-row INSERT per chunk: SQLite steps once per statement.
 
     An executemany steps once per row, and the sqlite3 driver releases the GIL at
@@ -424,21 +445,12 @@ def _insert_sqlite(connection: Connection, params: list[dict[str, Any]]) -> None
     interval per row. The SQL holds only fixed column names and ``?`` placeholders.
     """
     row_marks = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
-    for start in range(0, len(params), _ROWS_PER_STATEMENT):
-        chunk = params[start : start + _ROWS_PER_STATEMENT]
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
         statement = f"INSERT INTO predictions ({', '.join(_COLUMNS)}) VALUES " + ", ".join(
             [row_marks] * len(chunk)
         )
-        values = tuple(_sqlite_value(row[name]) for row in chunk for name in _COLUMNS)
-        connection.exec_driver_sql(statement, values)
-
-
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):  # as SQLAlchemy stores UTCDateTime on SQLite
-        return (
-            value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        )
-    return value
+        connection.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(chunk)))
 
 
 def _json_text(value: Any) -> str:
