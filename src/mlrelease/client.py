@@ -31,7 +31,7 @@ from mlrelease.data import build_profile
 from mlrelease.errors import ConfigError, GateFailed
 from mlrelease.evaluation import Scored, Task, compute_metrics, confusion_matrix, known_metrics
 from mlrelease.gates import Gate, GateResult, evaluate_gates, parse_gate, raise_for_failed_gates
-from mlrelease.names import ModelRef
+from mlrelease.names import ModelRef, validate_name
 from mlrelease.pipeline.evaluate import (
     EvaluationSet,
     judge,
@@ -340,6 +340,7 @@ class Client:
         are known and gates that compare with a champion cannot be checked.
         Nothing is written unless every gate passes.
         """
+        validate_name(name, what="model name")  # before any work is done for it
         sample = _as_frame(sample_input)
         with tempfile.TemporaryDirectory(prefix="mlrelease-") as tmp:
             saved = save_and_load(model, Path(tmp), trusted_types=self.settings.trusted_types)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from sklearn.datasets import load_breast_cancer
@@ -40,6 +41,19 @@ def test_the_api_answers_under_api_beside_the_data_plane(api: Api) -> None:
         assert "/whoami" in schema["paths"] and schema["servers"] == [{"url": "/api"}]
 
 
+def test_the_ui_answers_under_ui_with_the_same_tokens(api: Api) -> None:
+    with TestClient(build_app(_config(api), ui_secret=b"k" * 32), follow_redirects=False) as http:
+        assert http.get("/ui/").headers["location"] == "/ui/login?next=%2Fui%2F"
+        page = http.get("/ui/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        login = http.post("/ui/login", data={"token": api.secrets["alice"], "csrf": csrf})
+        assert login.status_code == 303
+        overview = http.get("/ui/")
+        assert overview.status_code == 200 and MODEL in overview.text
+        assert http.get("/ui/static/style.css").status_code == 200
+
+
 def test_the_api_can_be_left_out(api: Api) -> None:
     with TestClient(build_app(replace(_config(api), control_plane=False))) as http:
         assert http.get("/api/whoami", headers=api.as_("alice")).status_code == 404
+        assert http.get("/ui/").status_code == 404

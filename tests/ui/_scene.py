@@ -81,7 +81,9 @@ def build_scene(folder: Path) -> Scene:
         first = client.promote(MODEL, 1, "production", actor="ci", reason="first release")
         client.approve(first.id, actor="lead", reason="looks good")
         tokens = Tokens(client.store)
-        secrets = {name: tokens.create(name, role, actor="setup")[1] for name, role in TOKENS.items()}
+        secrets = {
+            name: tokens.create(name, role, actor="setup")[1] for name, role in TOKENS.items()
+        }
     for C, runs in ((0.5, 2), (0.1, 3)):
         write_project(folder, C)
         with Client.from_project(project, env={}) as client:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from mlrelease.store import Store, tables
 
-__all__ = ["cached_latest_report", "latest_report"]
+__all__ = ["cached_latest_report", "latest_report", "recent_reports"]
 
 _R = tables.monitor_reports.c
 
@@ -29,6 +29,21 @@ def latest_report(store: Store, model: str, environment: str) -> dict[str, Any] 
     if found is None:
         return None
     return {**found.report, "id": found.id}
+
+
+def recent_reports(
+    store: Store, model: str, environment: str, *, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` stored reports of a model in an environment, newest first."""
+    query = (
+        select(_R.id, _R.report)
+        .where(_R.model == model, _R.environment == environment)
+        .order_by(_R.id.desc())
+        .limit(limit)
+    )
+    with store.read() as connection:
+        found = connection.execute(query).all()
+    return [{**row.report, "id": row.id} for row in found]
 
 
 def cached_latest_report(

@@ -15,7 +15,7 @@ __all__ = ["Series", "line_chart"]
 
 # Colour-blind-safe (Okabe-Ito), in the order series get them.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000")
-_MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 56, 14, 28, 40
+_MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 56, 14, 44, 40
 
 
 @dataclass(frozen=True)
@@ -112,9 +112,16 @@ class _Frame:
                 f'fill="#5f6b7a">{value:.4g}</text>'
             )
         step = max(1, math.ceil(len(xs) / 8))  # at most about 8 labels on the x axis
-        for value in xs[::step]:
+        shown = xs[::step]
+        for value in shown:
+            # The outermost labels lean inwards, so neither is cut at the chart's edge.
+            anchor = "middle"
+            if len(shown) > 1 and value == shown[0]:
+                anchor = "start"
+            elif len(shown) > 1 and value == shown[-1]:
+                anchor = "end"
             parts.append(
-                f'<text x="{self.x(value):.1f}" y="{bottom + 15}" text-anchor="middle" '
+                f'<text x="{self.x(value):.1f}" y="{bottom + 15}" text-anchor="{anchor}" '
                 f'font-size="11" fill="#5f6b7a">{escape(x_format(value))}</text>'
             )
         if x_label:
@@ -157,17 +164,20 @@ def _line(frame: _Frame, line: Series, colour: str) -> list[str]:
 
 
 def _legend(series: Sequence[Series], width: int) -> list[str]:
+    """Under the title, left to right, wrapping onto a new row when the width is used up."""
     parts: list[str] = []
-    x = width - _MARGIN_RIGHT
-    for index in reversed(range(len(series))):
-        name = escape(series[index].name)
-        x -= 14 + 7 * len(series[index].name)
+    x, y = float(_MARGIN_LEFT), 30
+    for index, line in enumerate(series):
+        size = 24 + 6.5 * len(line.name)
+        if x + size > width - _MARGIN_RIGHT and x > _MARGIN_LEFT:
+            x, y = _MARGIN_LEFT, y + 14
         colour = PALETTE[index % len(PALETTE)]
         parts.append(
-            f'<rect x="{x:.0f}" y="7" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{x + 14:.0f}" y="16" font-size="11" fill="#1d2430">{name}</text>'
+            f'<rect x="{x:.0f}" y="{y - 9}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{x + 14:.0f}" y="{y}" font-size="11" fill="#1d2430">'
+            f"{escape(line.name)}</text>"
         )
-        x -= 10
+        x += size
     return parts
 
 

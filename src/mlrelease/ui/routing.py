@@ -73,7 +73,11 @@ class UiState:
 
 @dataclass
 class View:
-    """One request as a page handler sees it."""
+    """One request as a page handler sees it.
+
+    ``render`` passes ``view``, ``actor``, ``csrf``, ``flash``, ``href`` and ``can`` to
+    every template: a page's own context must not reuse those names.
+    """
 
     request: Request
     state: UiState
@@ -90,6 +94,13 @@ class View:
     def root(self) -> str:
         """Where the UI is mounted (``/ui``), for building links."""
         return cast(str, self.request.scope.get("root_path", ""))
+
+    @property
+    def actor_name(self) -> str:
+        """Who acts: every UiRoute lets only a logged-in actor reach its handler."""
+        if self.actor is None:
+            raise Unauthorized("log in first")
+        return self.actor.name
 
     def href(self, path: str) -> str:
         return f"{self.root}{path}"

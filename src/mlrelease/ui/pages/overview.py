@@ -15,7 +15,7 @@ from mlrelease.release.records import ReleaseInfo
 from mlrelease.spec import default_environments, order_environments
 from mlrelease.ui.routing import Pages, View
 
-__all__ = ["pages", "environment_order"]
+__all__ = ["ACTIVE_PHASES", "environment_order", "pages"]
 
 pages = Pages()
 
