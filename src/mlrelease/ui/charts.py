@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-__all__ = ["Series", "line_chart"]
+__all__ = ["PALETTE", "Series", "line_chart", "padded", "ticks"]
 
 # Colour-blind-safe (Okabe-Ito), in the order series get them.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000")
@@ -58,7 +58,7 @@ def line_chart(
             'fill="#5f6b7a">no data yet</text></svg>'
         )
         return "".join(parts)
-    frame = _Frame(min(xs), max(xs), *_padded(min(ys), max(ys)), width, height)
+    frame = _Frame(min(xs), max(xs), *padded(min(ys), max(ys)), width, height)
     parts.extend(frame.axes(x_label, y_label, sorted(set(xs)), x_format))
     if threshold is not None:
         y = frame.y(threshold)
@@ -103,7 +103,7 @@ class _Frame:
         parts = [
             f'<line x1="{_MARGIN_LEFT}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#8a94a3"/>'
         ]
-        for value in _ticks(self.y_min, self.y_max):
+        for value in ticks(self.y_min, self.y_max):
             y = self.y(value)
             parts.append(
                 f'<line x1="{_MARGIN_LEFT}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
@@ -181,7 +181,8 @@ def _legend(series: Sequence[Series], width: int) -> list[str]:
     return parts
 
 
-def _padded(low: float, high: float) -> tuple[float, float]:
+def padded(low: float, high: float) -> tuple[float, float]:
+    """``[low, high]`` widened a little, so no point sits on the frame."""
     if low == high:
         pad = abs(low) * 0.1 or 1.0
         return low - pad, high + pad
@@ -189,10 +190,11 @@ def _padded(low: float, high: float) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+def ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values inside ``[low, high]``: steps of 1, 2 or 5 times a power of ten."""
     raw = (high - low) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     first = math.ceil(low / step) * step
-    return [first + i * step for i in range(int((high - first) / step) + 1)]
+    # Snapping to the step keeps 0.30000000000000004 off the axis.
+    return [round(first + i * step, 12) for i in range(int((high - first) / step) + 1)]

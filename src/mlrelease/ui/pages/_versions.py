@@ -16,6 +16,7 @@ from typing import Any, TypeGuard
 
 from mlrelease.errors import ConfigError
 from mlrelease.evaluation import Task, metric_def
+from mlrelease.ui.charts import padded, ticks
 
 __all__ = [
     "MetricDelta",
@@ -162,7 +163,7 @@ def shared_ranges(plots: Sequence[Residuals]) -> tuple[Range, Range]:
     xs = [x for plot in plots for x in plot.predicted if math.isfinite(x)]
     ys = [y for plot in plots for y in plot.residual if math.isfinite(y)]
     y_reach = max((abs(y) for y in ys), default=1.0) or 1.0  # zero sits in the middle
-    return _padded(min(xs, default=0.0), max(xs, default=1.0)), (-y_reach * 1.08, y_reach * 1.08)
+    return padded(min(xs, default=0.0), max(xs, default=1.0)), (-y_reach * 1.08, y_reach * 1.08)
 
 
 def residual_plot(
@@ -218,14 +219,14 @@ class _Frame:
     def axes(self) -> list[str]:
         bottom, right = self.height - _BOTTOM, self.width - _RIGHT
         parts = [f'<line x1="{_LEFT}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#8a94a3"/>']
-        for value in _ticks(*self.y_range):
+        for value in ticks(*self.y_range):
             y = self.y(value)
             parts.append(
                 f'<line x1="{_LEFT}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{_GRID}"/>'
                 f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
                 f'fill="{_MUTED}">{value:.4g}</text>'
             )
-        for value in _ticks(*self.x_range):
+        for value in ticks(*self.x_range):
             parts.append(
                 f'<text x="{self.x(value):.1f}" y="{bottom + 15}" text-anchor="middle" '
                 f'font-size="11" fill="{_MUTED}">{value:.4g}</text>'
@@ -238,21 +239,3 @@ class _Frame:
             f'transform="rotate(-90 12 {middle})">actual - predicted</text>'
         )
         return parts
-
-
-def _padded(low: float, high: float) -> Range:
-    if low == high:
-        pad = abs(low) * 0.1 or 1.0
-        return low - pad, high + pad
-    pad = (high - low) * 0.05
-    return low - pad, high + pad
-
-
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round values inside ``[low, high]``: steps of 1, 2 or 5 times a power of ten."""
-    raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first = math.ceil(low / step) * step
-    # Snapping to the step keeps 0.30000000000000004 off the axis.
-    return [round(first + i * step, 12) for i in range(int((high - first) / step) + 1)]

@@ -8,15 +8,17 @@ allows it; each person decides once; a rejection needs a reason).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import cast
 
 from starlette.responses import Response
 
 from mlrelease.auth import Role
 from mlrelease.client import Client
 from mlrelease.errors import ConfigError
+from mlrelease.evaluation import Task
 from mlrelease.promotion import PromotionInfo, PromotionStatus
 from mlrelease.release.records import ReleaseInfo
+from mlrelease.ui.pages._versions import MetricDelta, compare_metrics
 from mlrelease.ui.routing import Pages, View
 
 __all__ = ["pages"]
@@ -27,19 +29,9 @@ RECENT = 20  # decided requests shown below the waiting ones
 
 
 @dataclass(frozen=True)
-class MetricRow:
-    """One metric of the candidate beside the live version's."""
-
-    name: str
-    candidate: object
-    champion: object
-    difference: float | None  # candidate - champion, when both are numbers
-
-
-@dataclass(frozen=True)
 class Waiting:
     request: PromotionInfo
-    metrics: list[MetricRow]
+    metrics: list[MetricDelta]
     may_approve: bool  # for an approver: the service would accept their approval
     may_reject: bool
     note: str | None  # why not, when they may not
@@ -95,24 +87,17 @@ def _waiting(client: Client, request: PromotionInfo, me: str) -> Waiting:
     return Waiting(request, metrics, may_approve=True, may_reject=True, note=None)
 
 
-def _comparison(client: Client, request: PromotionInfo) -> list[MetricRow]:
-    """The candidate's metrics next to the live version's (the champion it would replace)."""
+def _comparison(client: Client, request: PromotionInfo) -> list[MetricDelta]:
+    """The live version's metrics (a, the champion it would replace) beside the candidate's
+    (b), with b - a and whether the candidate is better."""
     candidate = client.version(request.model, request.version).metrics
     champion = (
         client.version(request.model, request.from_version).metrics
         if request.from_version is not None
         else {}
     )
-    rows = []
-    for name in sorted(set(candidate) | set(champion)):
-        new, old = candidate.get(name), champion.get(name)
-        difference = new - old if _number(new) and _number(old) else None
-        rows.append(MetricRow(name, new, old, difference))
-    return rows
-
-
-def _number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    task = cast(Task, client.registry.model(request.model).task)
+    return compare_metrics(champion, candidate, task)
 
 
 def _approved(client: Client, outcome: PromotionInfo) -> str:
