@@ -4,8 +4,24 @@ Pages need no JavaScript (a small script only refreshes pages that change live);
 charts are SVG drawn here; every asset is served from the package, nothing from a
 CDN. Log-in is with an API token; the session is a signed, HttpOnly, SameSite
 cookie; every form that changes state needs the role and the session's CSRF token.
+
+The pages load on first use: a model server imports :mod:`mlrelease.ui.sessions`
+at start-up, and must not pay for templates and the whole client then.
 """
 
-from mlrelease.ui.app import UI_PREFIX, create_ui
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlrelease.ui.app import UI_PREFIX, create_ui
 
 __all__ = ["UI_PREFIX", "create_ui"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from mlrelease.ui import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'mlrelease.ui' has no attribute {name!r}")
