@@ -110,14 +110,20 @@ class Client:
 
     # -- the pipeline ---------------------------------------------------------------
 
-    def run(self, *, force: bool = False, observer: Observer | None = None) -> PipelineResult:
+    def run(
+        self, *, force: bool = False, observer: Observer | None = None, actor: str | None = None
+    ) -> PipelineResult:
         """Run the project's pipeline; raises DataCheckFailed or GateFailed when refused."""
         from mlrelease.pipeline.runner import run_pipeline  # loads scikit-learn
 
         project = self._require_project()
         try:
             return run_pipeline(
-                project, self.registry, actor=current_actor(), force=force, observer=observer
+                project,
+                self.registry,
+                actor=actor or current_actor(),
+                force=force,
+                observer=observer,
             )
         except GateFailed as exc:
             self._announce_gate_failure(project.spec.model, exc)

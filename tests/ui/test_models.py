@@ -22,7 +22,7 @@ from mlrelease.ui.pages._versions import (
 from mlrelease.ui.rendering import fmt_number
 
 from ._scene import IRIS, MODEL, Scene
-from .conftest import Ui
+from .conftest import Ui, csrf
 
 XSS = "<script>alert(1)</script>"
 DIABETES = "diabetes"
@@ -349,3 +349,77 @@ def test_retrain_evidence_is_flattened_to_rows() -> None:
         ("labels", {}),
         ("rows", 5),
     ]
+
+
+# -- acting from the model pages ---------------------------------------------------------
+
+
+def test_an_operator_promotes_a_version_from_its_page(fresh_scene: Scene) -> None:
+    with Client.from_project(fresh_scene.project_file, env={}) as client:
+        http = Ui(client, fresh_scene).browser("ci")
+        page = http.get(f"/ui/models/{MODEL}/versions/3")
+        assert "Promote to production" in page.text  # v3 has been in staging already
+        answer = http.post(
+            f"/ui/models/{MODEL}/versions/2/promote",
+            data={"csrf": csrf(http), "to": "staging", "reason": "back to v2"},
+        )
+        assert answer.status_code == 303
+        assert client.registry.model(MODEL).aliases["staging"] == 2
+        landed = http.get(answer.headers["location"])
+        assert "breast-cancer v2 is now live in staging" in landed.text
+
+
+def test_a_refused_promotion_comes_back_as_a_message_and_changes_nothing(
+    fresh_scene: Scene,
+) -> None:
+    with Client.from_project(fresh_scene.project_file, env={}) as client:
+        http = Ui(client, fresh_scene).browser("ci")
+        answer = http.post(
+            f"/ui/models/{MODEL}/versions/3/promote",
+            data={"csrf": csrf(http), "to": "production", "next": f"/ui/models/{MODEL}"},
+        )
+        landed = http.get(answer.headers["location"])
+        assert 'class="flash error"' in landed.text and "release #1" in landed.text
+        assert client.registry.model(MODEL).aliases["production"] == 1
+
+
+def test_a_viewer_sees_no_promote_or_rollback_controls(ui: Ui) -> None:
+    http = ui.browser("viewer")
+    assert "Promote to" not in http.get(f"/ui/models/{MODEL}/versions/3").text
+    assert "Roll back" not in http.get(f"/ui/models/{MODEL}").text
+
+
+def test_an_operator_rolls_an_environment_back_with_a_reason(fresh_scene: Scene) -> None:
+    with Client.from_project(fresh_scene.project_file, env={}) as client:
+        http = Ui(client, fresh_scene).browser("ci")
+        assert "Roll back staging" in http.get(f"/ui/models/{MODEL}").text
+        refused = http.post(
+            f"/ui/models/{MODEL}/rollback", data={"csrf": csrf(http), "environment": "staging"}
+        )
+        assert "needs" not in refused.text  # a redirect with a message, not a role refusal
+        assert client.registry.model(MODEL).aliases["staging"] == 3
+        answer = http.post(
+            f"/ui/models/{MODEL}/rollback",
+            data={"csrf": csrf(http), "environment": "staging", "reason": "v3 misbehaves"},
+        )
+        assert client.registry.model(MODEL).aliases["staging"] == 2
+        assert (
+            "Rolled back: breast-cancer in staging is v2 again"
+            in http.get(answer.headers["location"]).text
+        )
+
+
+def test_an_operator_runs_the_pipeline_and_lands_on_the_run(fresh_scene: Scene) -> None:
+    with Client.from_project(fresh_scene.project_file, env={}) as client:
+        http = Ui(client, fresh_scene).browser("ci")
+        assert "Run the pipeline" in http.get(f"/ui/models/{MODEL}").text
+        assert "Run the pipeline" not in http.get(f"/ui/models/{IRIS}").text  # not this project's
+        unchanged = http.post(f"/ui/models/{MODEL}/run", data={"csrf": csrf(http)})
+        assert unchanged.headers["location"].startswith("/ui/runs/")
+        assert "Unchanged" in http.get(unchanged.headers["location"]).text
+        trained = http.post(f"/ui/models/{MODEL}/run", data={"csrf": csrf(http), "force": "on"})
+        page = http.get(trained.headers["location"]).text
+        assert "registered v4, now live in dev" in page
+        assert client.runs(MODEL)[0].id in trained.headers["location"]
+        refused = http.post(f"/ui/models/{IRIS}/run", data={"csrf": csrf(http)})
+        assert "trains &#39;breast-cancer&#39;" in http.get(refused.headers["location"]).text

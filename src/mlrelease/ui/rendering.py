@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from mlrelease import __version__
 
-__all__ = ["Renderer", "fmt_number", "fmt_time"]
+__all__ = ["Renderer", "fmt_number", "fmt_time", "segment"]
 
 
 class Renderer:
@@ -27,7 +27,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(num=fmt_number, time=fmt_time, seg=_segment, ago=fmt_ago)
+        self.env.filters.update(num=fmt_number, time=fmt_time, seg=segment, ago=fmt_ago)
         self.env.globals.update(mlrelease_version=__version__, svg=_trusted_svg)
 
     def render(self, template: str, **context: Any) -> str:
@@ -68,7 +68,7 @@ def fmt_ago(value: datetime | None, now: datetime | None = None) -> str:
     return f"{max(seconds, 0)} s ago"
 
 
-def _segment(value: Any) -> str:
+def segment(value: Any) -> str:
     """One URL path segment, percent-encoded."""
     return quote(str(value), safe="")
 

@@ -21,7 +21,7 @@ from mlrelease.release.records import ReleaseInfo
 from mlrelease.ui.pages._versions import MetricDelta, compare_metrics
 from mlrelease.ui.routing import Pages, View
 
-__all__ = ["pages"]
+__all__ = ["pages", "what_happened"]
 
 pages = Pages()
 
@@ -56,7 +56,9 @@ def approve(view: View, request_id: int) -> Response:
     outcome = view.client.approve(
         request_id, reason=view.form.get("reason", "").strip(), actor=view.actor_name
     )
-    return view.redirect(view.back("/approvals"), done=_approved(view.client, outcome))
+    return view.redirect(
+        view.back("/approvals"), done="Approved: " + what_happened(view.client, outcome)
+    )
 
 
 @pages.post("/approvals/{request_id:int}/reject", role=Role.approver)
@@ -100,8 +102,8 @@ def _comparison(client: Client, request: PromotionInfo) -> list[MetricDelta]:
     return compare_metrics(champion, candidate, task)
 
 
-def _approved(client: Client, outcome: PromotionInfo) -> str:
-    """What an approval did: the alias moved, a release started, or more approvals are needed."""
+def what_happened(client: Client, outcome: PromotionInfo) -> str:
+    """What a promotion or an approval did: the alias moved, a release started, or it waits."""
     subject = f"{outcome.model} v{outcome.version}"
     if outcome.status is PromotionStatus.PROMOTED:
         return f"{subject} is now live in {outcome.environment}"
@@ -109,12 +111,11 @@ def _approved(client: Client, outcome: PromotionInfo) -> str:
         release = _release_of(client, outcome)
         started = f"release #{release.id} started" if release else "its release started"
         return (
-            f"Approved: {started}, moving {outcome.environment} from "
+            f"{started}, moving {outcome.environment} from "
             f"v{outcome.from_version} to v{outcome.version} step by step"
         )
     return (
-        f"Approved: {subject} to {outcome.environment} waits for "
-        f"{outcome.approvals_missing} more approval(s)"
+        f"{subject} to {outcome.environment} waits for {outcome.approvals_missing} more approval(s)"
     )
 
 

@@ -15,8 +15,9 @@ from typing import cast
 import numpy as np
 from starlette.responses import Response
 
+from mlrelease.auth import Role
 from mlrelease.client import Client
-from mlrelease.errors import MalformedRequest, VersionNotFoundError
+from mlrelease.errors import ConfigError, MalformedRequest, VersionNotFoundError
 from mlrelease.evaluation import Scored, Task
 from mlrelease.pipeline.evaluate import load_evaluation_set, score_model
 from mlrelease.promotion.history import has_been_live
@@ -36,7 +37,9 @@ from mlrelease.ui.pages._versions import (
     residual_plot,
     shared_ranges,
 )
+from mlrelease.ui.pages.approvals import what_happened
 from mlrelease.ui.pages.overview import ACTIVE_PHASES, environment_order
+from mlrelease.ui.rendering import segment
 from mlrelease.ui.routing import Pages, View
 
 __all__ = ["pages"]
@@ -71,6 +74,7 @@ def model_page(view: View, model: str) -> Response:
         default_a=newest_first[1 if len(newest_first) > 1 else 0].version,
         default_b=newest_first[0].version,
         runs=client.runs(model),
+        trains_here=client.project is not None and client.project.spec.model == model,
     )
 
 
@@ -266,6 +270,59 @@ def _active_releases(client: Client, model: str) -> list[ReleaseInfo]:
 def _specs(client: Client) -> dict[str, EnvironmentSpec]:
     spec = client.project.spec if client.project else None
     return dict(spec.environments) if spec else default_environments()
+
+
+@pages.post("/models/{model}/versions/{version:int}/promote", role=Role.operator)
+def promote(view: View, model: str, version: int) -> Response:
+    """Promote under the environment's policy: gates again, then approvals or a release."""
+    target = view.form.get("to", "").strip()
+    if not target:
+        raise MalformedRequest("say which environment to promote to (the form's 'to' field)")
+    outcome = view.client.promote(
+        model, version, target, reason=view.form.get("reason", "").strip(), actor=view.actor_name
+    )
+    return view.redirect(
+        view.back(f"/models/{segment(model)}/versions/{version}"),
+        done=what_happened(view.client, outcome),
+    )
+
+
+@pages.post("/models/{model}/run", role=Role.operator)
+def run(view: View, model: str) -> Response:
+    """Run the project's pipeline, as `mlrelease run` does: train, gate, register."""
+    project = view.client.project
+    if project is None or project.spec.model != model:
+        trains = f"trains '{project.spec.model}'" if project else "has no project file"
+        raise ConfigError(
+            f"this server's project {trains}: run the pipeline of '{model}' with "
+            "'mlrelease run' beside its own project file"
+        )
+    result = view.client.run(force=view.form.get("force") == "on", actor=view.actor_name)
+    if result.cached_from is not None and result.version is not None:
+        done = (
+            f"Unchanged: data, code and settings are those of run {result.cached_from.id[:8]}, "
+            f"so v{result.version.version} stands (tick 'retrain anyway' to train again)"
+        )
+    elif result.version is not None:
+        where = f", now live in {result.alias}" if result.alias else ""
+        done = f"Run {result.run_id[:8]} registered v{result.version.version}{where}"
+    else:
+        done = f"Run {result.run_id[:8]} finished: {result.status}"
+    return view.redirect(f"/runs/{segment(result.run_id)}", done=done)
+
+
+@pages.post("/models/{model}/rollback", role=Role.operator)
+def rollback(view: View, model: str) -> Response:
+    """Point an environment back at the version it served before."""
+    environment = view.form.get("environment", "").strip()
+    reason = view.form.get("reason", "").strip()
+    if not environment or not reason:
+        raise MalformedRequest("a rollback names its environment and a reason, for the history")
+    event = view.client.rollback(model, environment, reason=reason, actor=view.actor_name)
+    return view.redirect(
+        view.back(f"/models/{segment(model)}"),
+        done=f"Rolled back: {model} in {environment} is v{event.to_version} again",
+    )
 
 
 @dataclass(frozen=True)
