@@ -118,12 +118,18 @@ def test_an_approver_approves_and_production_changes(
 
 
 def test_an_operator_aborts_the_canary_and_traffic_is_back_on_stable(
-    served: tuple[str, Scene], page: object
+    served: tuple[str, Scene], page: object, browser: object
 ) -> None:
     url, scene = served
+    release = f"{url}/ui/releases/{scene.release_id}"
+    # Someone else watches the release in another browser, without reloading.
+    watching = browser.new_context().new_page()  # type: ignore[attr-defined]
+    _log_in(watching, url, scene.secrets["viewer"])
+    watching.goto(release)
+    assert "progressing" in watching.locator("main h1").inner_text()
     p = page
     _log_in(p, url, scene.secrets["ci"])
-    p.goto(f"{url}/ui/releases/{scene.release_id}")  # type: ignore[attr-defined]
+    p.goto(release)  # type: ignore[attr-defined]
     assert p.locator("main").get_attribute("data-live")  # type: ignore[attr-defined]
     _shot(p, "release")
     form = p.locator("form:has(button:has-text('Abort'))")  # type: ignore[attr-defined]
@@ -134,6 +140,10 @@ def test_an_operator_aborts_the_canary_and_traffic_is_back_on_stable(
     assert "aborted" in main
     assert p.locator("main").get_attribute("data-live") is None  # type: ignore[attr-defined]
     _shot(p, "release-aborted")
+    # The watcher's page refreshed itself (live.js), and stops asking once it is final.
+    watching.locator("main h1:has-text('aborted')").wait_for(timeout=15_000)
+    assert watching.locator("main").get_attribute("data-live") is None
+    watching.context.close()
     # The server follows the traffic table within a second: then v1 answers everything.
     time.sleep(1.5)
     with httpx.Client(base_url=url, timeout=5) as http:
