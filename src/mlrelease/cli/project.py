@@ -187,6 +187,10 @@ def _print_next_steps(client: Client, result: PipelineResult, directory: Path) -
             "  curl -s -X POST http://127.0.0.1:8000/predict "
             f"-H 'content-type: application/json' -d '{body}'"
         )
+    console.print(
+        f"  or look in a browser: {where}mlrelease token create --name me --role admin, "
+        "then open http://127.0.0.1:8000/ui/ and log in with the token"
+    )
 
 
 def _example_row(client: Client, version: VersionInfo) -> list[Any] | None:
