@@ -134,6 +134,10 @@ def test_measurements_are_tabled_and_charted_then_promote_ends_it(fresh_scene: S
         assert "2026-01-02 10:02:00 UTC" in analysis and "10:01:00 to 10:02:00" in analysis
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in analysis and XSS not in analysis
         assert analysis.index("10:02:00 UTC") < analysis.index("10:00:00 UTC")  # newest first
+        overview = ci.get("/ui/").text  # the latest checks, at a glance
+        checks = overview[overview.index('<ul class="small checks">') :]
+        assert "<code>latency_p95 &lt;= 0.5</code>: 0.7" in checks
+        assert 'class="badge phase-failed"' in checks
 
         html = _lever(ci, fresh_scene.release_id, "promote", reason="enough evidence")
         assert f"Release #{fresh_scene.release_id} promoting: v2 becomes the stable" in html
