@@ -454,3 +454,36 @@ def test_a_model_fitted_without_names_is_left_alone() -> None:
     X, y = _breast_cancer()
     model = SklearnModel(LogisticRegression(solver="liblinear").fit(X.to_numpy(), y))
     assert not model.accept_matrices(list(X.columns))
+
+
+@pytest.mark.parametrize("dataset", ["breast_cancer", "iris", "diabetes"])
+def test_plain_linear_models_answer_from_numpy_exactly_as_scikit_learn(dataset: str) -> None:
+    from sklearn import datasets
+    from sklearn.linear_model import Ridge
+
+    X, y = getattr(datasets, f"load_{dataset}")(return_X_y=True, as_frame=True)
+    estimator: Any = {
+        "diabetes": Ridge(alpha=0.5),
+        "iris": LogisticRegression(max_iter=2000),  # three classes: softmax
+        "breast_cancer": LogisticRegression(solver="liblinear"),  # two: the logistic
+    }[dataset]
+    model = SklearnModel(estimator.fit(X, y))
+    expected = model.predict_with_proba(X)
+    assert model.accept_matrices(list(X.columns))
+    assert model._linear is not None  # the numpy path is on
+    labels, proba = model.predict_with_proba(X.to_numpy())  # type: ignore[arg-type]
+    assert np.allclose(labels, expected[0], rtol=1e-9)
+    if expected[1] is not None:
+        assert proba is not None and np.allclose(proba, expected[1], rtol=1e-9, atol=1e-12)
+    # Rows far from the training data too: the same as the estimator's own answer.
+    rows = np.random.default_rng(1).normal(size=(50, X.shape[1])) * X.std().to_numpy() * 3
+    own = estimator.predict_proba(rows) if expected[1] is not None else estimator.predict(rows)
+    ours = model.predict_with_proba(rows)  # type: ignore[arg-type]
+    assert np.allclose(ours[1] if expected[1] is not None else ours[0], own, rtol=1e-9, atol=1e-12)
+
+
+def test_other_estimators_keep_scikit_learns_own_prediction() -> None:
+    X, y = _breast_cancer()
+    model = SklearnModel(RandomForestRegressor(n_estimators=3, random_state=0).fit(X, y))
+    assert model.accept_matrices(list(X.columns))
+    assert model._linear is None
