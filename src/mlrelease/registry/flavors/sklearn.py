@@ -72,7 +72,9 @@ class SklearnModel:
         every call, five times the cost of a one-row prediction from a matrix. A
         server that already puts columns in signature order may skip that: the
         fitted feature names are dropped, and kept only if a probe answers exactly
-        as the DataFrame did, with no warning. Otherwise nothing changes.
+        as the DataFrame did, with no warning. Otherwise nothing changes. A plain
+        linear model then also answers matrices from numpy (:class:`_Linear`), where
+        a second probe shows the same answers.
         """
         holder = _feature_names_holder(self.estimator)
         if holder is None:
