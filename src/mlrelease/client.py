@@ -359,6 +359,7 @@ class Client:
             results = self._judge_registration(name, task, parsed, scored, data, all_metrics)
             raise_for_failed_gates(results, subject=f"{name} (new version)")
             artifact = self.registry.artifacts.put_file(saved.path, saved.flavor.filename)
+            serving_form = self.registry.store_serving_form(saved, sample)
         evaluation: dict[str, Any] = {}
         if data is not None and scored is not None:
             evaluation = store_evaluation_set(self.registry.artifacts, data)
@@ -376,6 +377,7 @@ class Client:
             gate_results=[result.to_dict() for result in results],
             evaluation=evaluation,
             trusted_types=saved.trusted_types,
+            serving_form=serving_form,
         )
         return self.registry.register(name, task, new, actor=current_actor(), alias=alias)
 

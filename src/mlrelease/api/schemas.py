@@ -140,6 +140,11 @@ class VersionDetailOut(VersionOut):
     lineage: dict[str, Any]
     gate_results: list[dict[str, Any]]
     evaluation: dict[str, Any]
+    serving_form: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A plain linear model's numbers (format, uri, sha256), which a server "
+        "loads without scikit-learn; empty for other models.",
+    )
 
 
 class LiveOut(BaseModel):

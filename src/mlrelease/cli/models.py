@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,9 @@ from mlrelease.cli._common import (
 )
 from mlrelease.cli.render import gates_table, key_value_table, timestamp
 from mlrelease.gates import raise_for_failed_gates
+
+if TYPE_CHECKING:
+    from mlrelease.registry.records import VersionInfo
 
 __all__ = ["register"]
 
@@ -97,6 +100,7 @@ def show(
                 ("flavor", info.flavor),
                 ("artifact", info.artifact_uri),
                 ("sha256", info.artifact_sha256),
+                ("served from", _served_from(info)),
                 ("run", info.run_id),
                 ("data", info.lineage.get("data_fingerprint")),
                 ("git commit", git.get("commit")),
@@ -155,3 +159,10 @@ def _metric(value: object) -> str:
 def register(app: typer.Typer) -> None:
     for command in (models, versions, show, gate):
         app.command()(command)
+
+
+def _served_from(info: VersionInfo) -> str:
+    form = info.serving_form
+    if not form:
+        return "the artifact"
+    return f"its linear form {form['uri']} (numpy; no scikit-learn at start-up)"

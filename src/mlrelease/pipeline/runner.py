@@ -375,6 +375,7 @@ class _PipelineRun:
                 },
                 trusted_types=saved.trusted_types,
                 run_id=self.recorder.id,
+                serving_form=self.registry.store_serving_form(saved, split.X_train),
             )
             alias = self.spec.first_environment
             version = self.registry.register(

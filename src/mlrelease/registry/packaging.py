@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrelease.registry.flavors import Flavor, LoadedModel, flavor_for
+from mlrelease.registry.flavors.linear import LinearForm
+from mlrelease.registry.flavors.sklearn import SklearnModel
 
-__all__ = ["SavedModel", "save_and_load"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["SavedModel", "linear_form", "save_and_load"]
 
 
 @dataclass(frozen=True)
@@ -32,3 +37,13 @@ def save_and_load(model: Any, directory: Path, *, trusted_types: Sequence[str] =
     own_types = flavor.save(model, path)
     loaded = flavor.load(path, trusted_types=(*trusted_types, *own_types))
     return SavedModel(flavor=flavor, path=path, trusted_types=own_types, loaded=loaded)
+
+
+def linear_form(saved: SavedModel, sample: pd.DataFrame) -> LinearForm | None:
+    """The saved model's linear form, if it is a plain linear scikit-learn model with
+    numeric inputs whose numpy arithmetic answers as it does (see flavors.linear)."""
+    if not isinstance(saved.loaded, SklearnModel):
+        return None
+    if any(dtype.kind not in "iuf" for dtype in sample.dtypes):
+        return None
+    return LinearForm.verified(saved.loaded.estimator, [str(name) for name in sample.columns])

@@ -45,6 +45,9 @@ class VersionInfo:
     run_id: str | None
     created_at: datetime
     created_by: str
+    # {"format", "uri", "sha256"} of a form a server may load instead of the artifact
+    # (a plain linear model's numbers, see flavors.linear); {} when there is none.
+    serving_form: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> ModelRef:
@@ -71,3 +74,4 @@ class NewVersion:
     evaluation: dict[str, Any] = field(default_factory=dict)
     trusted_types: tuple[str, ...] = ()
     run_id: str | None = None
+    serving_form: dict[str, Any] = field(default_factory=dict)

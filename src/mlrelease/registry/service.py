@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,8 +25,15 @@ from mlrelease.errors import (
 )
 from mlrelease.names import ModelRef, validate_name
 from mlrelease.registry.flavors import LoadedModel, get_flavor
+from mlrelease.registry.flavors.linear import FILENAME as LINEAR_FILENAME
+from mlrelease.registry.flavors.linear import FORMAT as LINEAR_FORMAT
+from mlrelease.registry.flavors.linear import LinearForm, LinearModel
+from mlrelease.registry.packaging import SavedModel, linear_form
 from mlrelease.registry.records import ModelInfo, NewVersion, VersionInfo, VersionStatus
 from mlrelease.store import Store, tables
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Registry", "lock_model", "move_alias", "version_row"]
 
@@ -209,6 +216,27 @@ class Registry:
         trusted = (*self.trusted_types, *version.trusted_types)
         return get_flavor(version.flavor).load(path, trusted_types=trusted)
 
+    def load_for_serving(self, version: VersionInfo) -> LoadedModel:
+        """What a server predicts with: the version's linear form where it has one
+        (numpy only: milliseconds to load, no scikit-learn import), else its artifact
+        through its flavor. The artifact is sha256-verified either way, so a version
+        whose artifact was changed is refused whatever it is served from."""
+        form = version.serving_form
+        if form.get("format") == LINEAR_FORMAT:
+            self.artifacts.fetch(version.artifact_uri, version.artifact_sha256)
+            data = self.artifacts.read_bytes(form["uri"], form["sha256"])
+            return LinearModel(LinearForm.from_bytes(data, where=form["uri"]))
+        return self.load_model(version)
+
+    def store_serving_form(self, saved: SavedModel, sample: pd.DataFrame) -> dict[str, Any]:
+        """Store the linear form of a model about to be registered, if it has one; the
+        reference to record as its ``serving_form`` (``{}`` when it has none)."""
+        form = linear_form(saved, sample)
+        if form is None:
+            return {}
+        stored = self.artifacts.put_bytes(form.to_bytes(), LINEAR_FILENAME)
+        return {"format": LINEAR_FORMAT, "uri": stored.uri, "sha256": stored.sha256}
+
     @staticmethod
     def _require_model(connection: Connection, name: str) -> None:
         if connection.execute(select(_M.id).where(_M.name == name)).first() is None:
@@ -292,6 +320,7 @@ def _version_values(new: NewVersion) -> dict[str, Any]:
         "evaluation": new.evaluation,
         "trusted_types": list(new.trusted_types),
         "run_id": new.run_id,
+        "serving_form": new.serving_form,
     }
 
 

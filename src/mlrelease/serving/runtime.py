@@ -135,7 +135,7 @@ class Runtime:
     def _load(self, state: TrafficState, number: int) -> ServedVersion | None:
         try:
             info = self.registry.version(self.model, number)
-            model = self.registry.load_model(info)
+            model = self.registry.load_for_serving(info)
             schema = InputSchema.from_signature(info.signature)
         except MlreleaseError as exc:
             self._fail(state, number, exc.message)

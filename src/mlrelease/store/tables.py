@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -88,6 +89,9 @@ class VersionRow(Base):
     # Types the flavor reported when this process saved the artifact: trusted on load
     # only because the artifact's sha256 is verified first.
     trusted_types: Mapped[list[Any]]
+    # {"format", "uri", "sha256"} of a plain linear model's numbers, which a server loads
+    # without scikit-learn (see registry.flavors.linear); {} for every other model.
+    serving_form: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'"))
     run_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("runs.id"))
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(128))

@@ -17,6 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from mlrelease.errors import ArtifactError, UntrustedArtifactError
+from mlrelease.registry.flavors.linear import LinearForm, same_answers
 
 __all__ = ["SklearnFlavor", "SklearnModel"]
 
@@ -31,7 +32,7 @@ class SklearnModel:
     estimator: Any
     flavor: str = field(default="sklearn", init=False)
     # Set by accept_matrices for plain linear models: the same arithmetic in numpy.
-    _linear: _Linear | None = field(default=None, init=False, compare=False, repr=False)
+    _linear: LinearForm | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def classes(self) -> list[Any] | None:
@@ -73,7 +74,7 @@ class SklearnModel:
         server that already puts columns in signature order may skip that: the
         fitted feature names are dropped, and kept only if a probe answers exactly
         as the DataFrame did, with no warning. Otherwise nothing changes. A plain
-        linear model then also answers matrices from numpy (:class:`_Linear`), where
+        linear model then also answers matrices from numpy (:class:`LinearForm`), where
         a second probe shows the same answers.
         """
         holder = _feature_names_holder(self.estimator)
@@ -92,69 +93,12 @@ class SklearnModel:
                 answered = self.predict_with_proba(probe)  # type: ignore[arg-type]
         except Exception:  # any complaint: the model needs its DataFrame
             answered = None
-        if answered is not None and _same(expected, answered):
-            object.__setattr__(self, "_linear", _Linear.verified(self.estimator, n))
+        if answered is not None and same_answers(expected, answered):
+            object.__setattr__(self, "_linear", LinearForm.verified(self.estimator, columns))
             return True
         if "feature_names_in_" not in vars(holder):
             holder.feature_names_in_ = names
         return False
-
-
-@dataclass(frozen=True)
-class _Linear:
-    """A plain linear model's prediction in numpy: ``X @ coef.T + intercept``, then the
-    logistic or softmax link. scikit-learn spends ~30x the arithmetic validating a small
-    batch; kept only where a probe shows the same answers as the estimator's own."""
-
-    coef: NDArray[Any]
-    intercept: NDArray[Any]
-    classes: NDArray[Any] | None  # None: a regressor
-    link: str  # "identity" | "logistic" | "softmax" | "ovr"
-
-    def predict_with_proba(self, X: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any] | None]:
-        scores = X @ self.coef.T + self.intercept
-        if self.classes is None:
-            return scores.ravel() if scores.ndim == 2 and scores.shape[1] == 1 else scores, None
-        if self.link == "logistic":
-            positive = 1.0 / (1.0 + np.exp(-scores.ravel()))
-            proba = np.column_stack([1.0 - positive, positive])
-        elif self.link == "softmax":
-            shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-            proba = shifted / shifted.sum(axis=1, keepdims=True)
-        else:  # one-vs-rest, normalised
-            each = 1.0 / (1.0 + np.exp(-scores))
-            proba = each / each.sum(axis=1, keepdims=True)
-        return self.classes[proba.argmax(axis=1)], proba
-
-    @classmethod
-    def verified(cls, estimator: Any, n: int) -> _Linear | None:
-        from sklearn.linear_model import (
-            ElasticNet,
-            Lasso,
-            LinearRegression,
-            LogisticRegression,
-            Ridge,
-        )
-
-        kind = type(estimator)
-        coef = np.atleast_2d(np.asarray(getattr(estimator, "coef_", np.empty(0)), dtype=float))
-        intercept = np.atleast_1d(np.asarray(getattr(estimator, "intercept_", 0.0), dtype=float))
-        if coef.shape[-1] != n:
-            return None
-        if kind in (LinearRegression, Ridge, Lasso, ElasticNet):
-            links, classes = ["identity"], None
-        elif kind is LogisticRegression:
-            links = ["logistic"] if coef.shape[0] == 1 else ["softmax", "ovr"]
-            classes = np.asarray(estimator.classes_)
-        else:
-            return None
-        probe = np.random.default_rng(0).normal(scale=3.0, size=(32, n))
-        expected = SklearnModel(estimator).predict_with_proba(probe)  # type: ignore[arg-type]
-        for link in links:
-            candidate = cls(coef, intercept, classes, link)
-            if _same(expected, candidate.predict_with_proba(probe)):
-                return candidate
-        return None
 
 
 def _feature_names_holder(estimator: Any) -> Any | None:
@@ -162,26 +106,6 @@ def _feature_names_holder(estimator: Any) -> Any | None:
     while hasattr(estimator, "steps"):  # Pipeline (nested ones too)
         estimator = estimator.steps[0][1]
     return estimator if "feature_names_in_" in vars(estimator) else None
-
-
-def _same(
-    left: tuple[NDArray[Any], NDArray[Any] | None], right: tuple[NDArray[Any], NDArray[Any] | None]
-) -> bool:
-    """Same labels, same probabilities up to rounding (a frame's values may sit in
-    another memory order than a matrix's, which changes the order of summation)."""
-    if not _close(left[0], right[0]):
-        return False
-    if left[1] is None or right[1] is None:
-        return left[1] is right[1]
-    return _close(left[1], right[1])
-
-
-def _close(left: NDArray[Any], right: NDArray[Any]) -> bool:
-    if left.shape != right.shape:
-        return False
-    if left.dtype.kind in "fc" and right.dtype.kind in "fc":
-        return bool(np.allclose(left, right, rtol=1e-9, atol=1e-12, equal_nan=True))
-    return bool(np.array_equal(left, right))
 
 
 @dataclass(frozen=True)

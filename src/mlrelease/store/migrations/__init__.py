@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD_REVISION", "upgrade_to_head"]
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 SCRIPT_LOCATION = Path(__file__).parent
 
 
