@@ -51,12 +51,17 @@ def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
         time.sleep(0.005)
 
 
-@pytest.fixture
-def make_log(store: Store) -> Iterator[Callable[..., PredictionLog]]:
+@pytest.fixture(params=["thread", "process"])
+def make_log(
+    store: Store, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., PredictionLog]]:
+    """Logs whose rows are inserted by their writer thread, or by a writer process
+    (REAL PROCESS: ``python -m mlrelease.serving.logwriter``, stopped by ``close``)."""
     made: list[PredictionLog] = []
+    writer_process = request.param == "process"
 
     def make(*, start: bool = True, **options: object) -> PredictionLog:
-        log = PredictionLog(store, **options)  # type: ignore[arg-type]
+        log = PredictionLog(store, writer_process=writer_process, **options)  # type: ignore[arg-type]
         made.append(log)
         if start:
             log.start()

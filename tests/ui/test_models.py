@@ -140,6 +140,8 @@ def test_the_version_page_shows_signature_artifact_and_confusion_matrix(ui: Ui) 
     version = ui.client.version(MODEL, 2)
     html = ui.browser("viewer").get(f"/ui/models/{MODEL}/versions/2").text
     assert version.artifact_sha256 in html and version.artifact_uri in html
+    assert version.serving_form, "the scene's LogisticRegression has a linear form"
+    assert "its linear form <code" in html and version.serving_form["uri"] in html
     signature = _section(html, "<h2>Signature</h2>")
     assert "30 input features" in signature
     features = re.findall(

@@ -128,7 +128,9 @@ def build_app(
         guard=guard,
     )
     predlog = (
-        PredictionLog(store, sample_rate=config.log_sample) if config.log_predictions else None
+        PredictionLog(store, sample_rate=config.log_sample, writer_process=True)
+        if config.log_predictions
+        else None
     )
     app = create_app(runtime, options, predlog=predlog)
     if config.control_plane:

@@ -4,7 +4,9 @@ A request handler calls :meth:`PredictionLog.append`, which costs one hash and a
 deque extend under a lock held for microseconds: it never blocks on the database
 and never raises. One daemon writer thread takes up to ``batch_size`` rows (or
 whatever arrived within ``flush_interval`` of the first waiting row) and inserts
-them with one executemany in one short write transaction.
+them in one short write transaction -- itself, or, with ``writer_process``, through
+a process of its own (:mod:`mlrelease.serving.logwriter`), so that building and
+binding the rows does not take the server's interpreter lock.
 
 Back-pressure is by dropping, never by waiting: when the bounded queue is full the
 rows are dropped and counted. Sampling is per request, decided from a hash of the
@@ -32,6 +34,7 @@ from sqlalchemy import JSON, Connection, String, bindparam, cast, insert
 from sqlalchemy import exc as sa_exc
 
 from mlrelease.errors import ConfigError, ConflictError
+from mlrelease.serving.logwriter import WriterProcess
 from mlrelease.store import Store, tables
 
 __all__ = ["PredictionLog", "PredictionRecord", "is_sampled"]
@@ -95,6 +98,7 @@ class PredictionLog:
         on_error: Callable[[Exception], None] | None = None,
         retries: int = 3,
         retry_backoff: float = 0.2,
+        writer_process: bool = False,
     ) -> None:
         if capacity < 1:
             raise ConfigError(f"prediction log capacity must be at least 1 (got {capacity})")
@@ -120,6 +124,12 @@ class PredictionLog:
         self._on_error = on_error
         self._retries = retries
         self._retry_backoff = retry_backoff
+        # Where the rows are inserted: this thread, or a process of its own (a file or
+        # server database only: an in-memory SQLite database is this process's alone).
+        self._process: WriterProcess | None = None
+        if writer_process and store.shareable:
+            url = store.url.render_as_string(hide_password=False)
+            self._process = WriterProcess(url, retries=retries, retry_backoff=retry_backoff)
 
         self._queue: deque[PredictionRecord] = deque()
         self._lock = threading.Lock()
@@ -245,6 +255,9 @@ class PredictionLog:
                     timeout,
                     self.pending + self._in_flight,
                 )
+                return  # the writer thread may still be using the process
+        if self._process is not None:
+            self._process.close()
 
     def _drop_queued(self) -> None:
         count = len(self._queue)
@@ -346,29 +359,21 @@ class PredictionLog:
             return batch
 
     def _write(self, batch: list[PredictionRecord]) -> bool:
-        """Insert ``batch`` in one transaction, retrying database errors; True on success."""
-        sqlite = self._store.dialect == "sqlite"
-        try:
-            rows: list[Any] = [(_sqlite_row if sqlite else _params)(record) for record in batch]
-        except Exception as exc:  # a record that is not a PredictionRecord at all
-            self._report(exc, len(batch))
-            return False
-        attempt = 0
-        while True:
+        """Insert ``batch`` in one transaction (here or in the writer process); True on success."""
+        if self._process is not None:
             try:
-                with self._store.write() as connection:
-                    if sqlite:
-                        _insert_sqlite(connection, rows)
-                    else:
-                        connection.execute(_INSERT_POSTGRESQL, rows)
-                return True
-            except Exception as exc:
-                if attempt < self._retries and _retryable(exc):
-                    time.sleep(self._retry_backoff * (2**attempt))
-                    attempt += 1
-                    continue
-                self._report(exc, len(batch))
-                return False
+                rows = [_fields(record) for record in batch]
+            except AttributeError as exc:  # a record that is not a PredictionRecord at all
+                error: Exception | None = exc
+            else:
+                error = self._process.write(rows)
+        else:
+            error = insert_records(
+                self._store, batch, retries=self._retries, retry_backoff=self._retry_backoff
+            )
+        if error is not None:
+            self._report(error, len(batch))
+        return error is None
 
     def _report(self, exc: Exception, rows: int) -> None:
         _log.warning("prediction log: could not write %d rows: %s", rows, exc)
@@ -377,6 +382,50 @@ class PredictionLog:
                 self._on_error(exc)
             except Exception:
                 _log.exception("prediction log: on_error callback failed")
+
+
+def insert_records(
+    store: Store, records: Sequence[PredictionRecord], *, retries: int, retry_backoff: float
+) -> Exception | None:
+    """Insert ``records`` in one transaction, retrying database errors that may pass;
+    None when they were written, else the error that stopped them."""
+    sqlite = store.dialect == "sqlite"
+    try:
+        rows: list[Any] = [(_sqlite_row if sqlite else _params)(record) for record in records]
+    except Exception as exc:  # a record that is not a PredictionRecord at all
+        return exc
+    attempt = 0
+    while True:
+        try:
+            with store.write() as connection:
+                if sqlite:
+                    _insert_sqlite(connection, rows)
+                else:
+                    connection.execute(_INSERT_POSTGRESQL, rows)
+            return None
+        except Exception as exc:
+            if attempt < retries and _retryable(exc):
+                time.sleep(retry_backoff * (2**attempt))
+                attempt += 1
+                continue
+            return exc
+
+
+def _fields(record: PredictionRecord) -> tuple[Any, ...]:
+    """The record's fields in order: what the writer process is sent."""
+    return (
+        record.request_id,
+        record.row,
+        record.timestamp,
+        record.model,
+        record.environment,
+        record.version,
+        record.role,
+        record.status,
+        record.latency_ms,
+        record.inputs,
+        record.outputs,
+    )
 
 
 def _retryable(exc: Exception) -> bool:

@@ -73,6 +73,14 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def shareable(self) -> bool:
+        """Whether another process can open this database by its URL (not in-memory SQLite)."""
+        url = self.engine.url
+        if self.dialect != "sqlite":
+            return True
+        return url.database not in (None, "", ":memory:") and url.query.get("mode") != "memory"
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as connection, connection.begin():
