@@ -31,7 +31,7 @@ import orjson
 
 from mlrelease.errors import StoreError
 
-__all__ = ["WriterProcess"]
+__all__ = ["JSON_OPTIONS", "WriterProcess", "json_fallback"]
 
 _LENGTH = struct.Struct("<I")
 _REPLY_TIMEOUT = 120.0  # seconds for one batch, retries included, before giving up on it
@@ -50,7 +50,7 @@ class WriterProcess:
         """Insert ``rows`` (``PredictionRecord`` fields in order) through the process;
         None when they were written, else what went wrong (the rows were not written)."""
         try:
-            payload = orjson.dumps(rows, default=_fallback, option=_JSON_OPTIONS)
+            payload = orjson.dumps(rows, default=json_fallback, option=JSON_OPTIONS)
             process = self._running()
             assert process.stdin is not None and process.stdout is not None
             _send(process.stdin, payload)
@@ -121,10 +121,11 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
     return data
 
 
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def _fallback(value: Any) -> Any:
+def json_fallback(value: Any) -> Any:
+    """What orjson cannot write itself: numpy values as plain numbers, else the string."""
     for method in ("item", "tolist"):  # numpy scalars and arrays orjson did not take
         convert = getattr(value, method, None)
         if callable(convert):
@@ -163,32 +164,8 @@ def main() -> None:
             if not payload:
                 return
             records = [
-                PredictionRecord(
-                    request_id,
-                    row,
-                    datetime.fromisoformat(timestamp),
-                    model,
-                    environment,
-                    version,
-                    role,
-                    status,
-                    latency_ms,
-                    inputs,
-                    outputs,
-                )
-                for (
-                    request_id,
-                    row,
-                    timestamp,
-                    model,
-                    environment,
-                    version,
-                    role,
-                    status,
-                    latency_ms,
-                    inputs,
-                    outputs,
-                ) in orjson.loads(payload)
+                PredictionRecord(*fields[:2], datetime.fromisoformat(fields[2]), *fields[3:])  # type: ignore[call-arg]
+                for fields in orjson.loads(payload)
             ]
             error = insert_records(
                 store,

@@ -34,7 +34,7 @@ from sqlalchemy import JSON, Connection, String, bindparam, cast, insert
 from sqlalchemy import exc as sa_exc
 
 from mlrelease.errors import ConfigError, ConflictError
-from mlrelease.serving.logwriter import WriterProcess
+from mlrelease.serving.logwriter import JSON_OPTIONS, WriterProcess, json_fallback
 from mlrelease.store import Store, tables
 
 __all__ = ["PredictionLog", "PredictionRecord", "is_sampled"]
@@ -505,18 +505,4 @@ def _insert_sqlite(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
 def _json_text(value: Any) -> str:
     """Strict JSON text: NaN and infinities become null (orjson's rule; PostgreSQL's json
     type refuses NaN), numpy values become plain numbers, anything else its string."""
-    return orjson.dumps(value, default=_fallback, option=_JSON_OPTIONS).decode()
-
-
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
-def _fallback(value: Any) -> Any:
-    for method in ("item", "tolist"):  # numpy scalars and arrays orjson did not take
-        convert = getattr(value, method, None)
-        if callable(convert):
-            try:
-                return convert()
-            except (TypeError, ValueError):
-                continue
-    return str(value)
+    return orjson.dumps(value, default=json_fallback, option=JSON_OPTIONS).decode()
