@@ -18,26 +18,12 @@ from pathlib import Path
 import pytest
 
 from mlrelease.serving.logwriter import WriterProcess
-from mlrelease.serving.predlog import PredictionLog, PredictionRecord
+from mlrelease.serving.predlog import PredictionLog
 from mlrelease.store import Store
 
+from .test_predlog import record
+
 WAIT = 30.0
-
-
-def record(request_id: str) -> PredictionRecord:
-    return PredictionRecord(
-        request_id=request_id,
-        row=0,
-        timestamp=datetime.now(UTC),
-        model="churn",
-        environment="production",
-        version=1,
-        role="stable",
-        status=200,
-        latency_ms=1.5,
-        inputs={"features": [1.0, 2.0]},
-        outputs={"prediction": 1, "proba": [0.25, 0.75]},
-    )
 
 
 def writer_pid(log: PredictionLog) -> int:
