@@ -22,7 +22,7 @@ from mlrelease.release.checks import parse_check
 from mlrelease.release.metrics import Reading, Subject, make_provider
 from mlrelease.release.metrics.builtin import BuiltinProvider
 from mlrelease.serving.feedback import Label, record_feedback
-from mlrelease.serving.predlog import PredictionLog, PredictionRecord
+from mlrelease.serving.predlog import PredictionLog, ServedRequest
 from mlrelease.store import Store, tables
 
 MODEL = "churn"
@@ -47,30 +47,27 @@ class Served:
     model: str = MODEL
     environment: str = ENV
 
-    def records(self) -> list[PredictionRecord]:
-        return [
-            PredictionRecord(
-                request_id=self.request_id,
-                row=row,
-                timestamp=self.at,
-                model=self.model,
-                environment=self.environment,
-                version=self.version,
-                role=self.role,
-                status=self.status,
-                latency_ms=self.latency_ms,
-                inputs={"features": [float(row), 1.0]},
-                outputs={"prediction": prediction, "proba": [0.5, 0.5]},
-            )
-            for row, prediction in enumerate(self.predictions)
-        ]
+    def logged(self) -> ServedRequest:
+        return ServedRequest(
+            self.request_id,
+            self.at.timestamp(),
+            self.model,
+            self.environment,
+            self.version,
+            self.role,
+            self.status,
+            self.latency_ms,
+            inputs=[[float(row), 1.0] for row in range(len(self.predictions))],
+            labels=list(self.predictions),
+            proba=[[0.5, 0.5]] * len(self.predictions),
+        )
 
 
 def log(store: Store, requests: Sequence[Served]) -> None:
     predlog = PredictionLog(store, flush_interval=0.01)
     predlog.start()
     try:
-        assert predlog.append([record for served in requests for record in served.records()])
+        assert all(predlog.append(served.logged()) for served in requests)
         assert predlog.flush(timeout=30)
         assert predlog.written == sum(len(served.predictions) for served in requests)
     finally:

@@ -12,7 +12,6 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from mlrelease.serving.logwriter import WriterProcess
 from mlrelease.serving.predlog import PredictionLog
 from mlrelease.store import Store
 
-from .test_predlog import record
+from .test_predlog import served
 
 WAIT = 30.0
 
@@ -47,7 +46,7 @@ def log(store: Store) -> Iterator[PredictionLog]:
 
 
 def test_rows_are_written_by_a_process_that_close_stops(log: PredictionLog) -> None:
-    assert log.append([record(f"r{n}") for n in range(5)])
+    assert log.append(served("five", 5))
     assert log.flush(timeout=WAIT)
     assert log.written == 5
     assert log._process is not None
@@ -58,25 +57,25 @@ def test_rows_are_written_by_a_process_that_close_stops(log: PredictionLog) -> N
 
 
 def test_a_writer_process_that_died_is_replaced_and_nothing_is_lost(log: PredictionLog) -> None:
-    assert log.append([record("first")])
+    assert log.append(served("first"))
     assert log.flush(timeout=WAIT)
     first = writer_pid(log)
     os.kill(first, signal.SIGKILL)
     time.sleep(0.2)
-    assert log.append([record("second")])
+    assert log.append(served("second"))
     assert log.flush(timeout=WAIT)
     assert (log.written, log.failed) == (2, 0)
     assert writer_pid(log) != first
 
 
 def test_ctrl_c_does_not_stop_the_writer_before_the_server_flushes(log: PredictionLog) -> None:
-    assert log.append([record("first")])
+    assert log.append(served("first"))
     assert log.flush(timeout=WAIT)
     pid = writer_pid(log)
     os.kill(pid, signal.SIGINT)  # as a Ctrl-C reaches the whole process group
     os.kill(pid, signal.SIGTERM)
     time.sleep(0.2)
-    assert log.append([record("after the signal")])
+    assert log.append(served("after the signal"))
     assert log.flush(timeout=WAIT)
     assert (log.written, log.failed) == (2, 0)
     assert writer_pid(log) == pid
@@ -95,7 +94,7 @@ def test_a_database_error_in_the_process_is_returned_not_raised(tmp_path: Path) 
     empty = tmp_path / "empty.db"  # a database without the schema
     writer = WriterProcess(f"sqlite:///{empty}", retries=0, retry_backoff=0)
     try:
-        error = writer.write([("r", 0, datetime.now(UTC), "m", "e", 1, "stable", 200, 1.0, {}, {})])
+        error = writer.write([served("r").plain()])
         assert error is not None and "no such table: predictions" in str(error)
     finally:
         writer.close(timeout=WAIT)

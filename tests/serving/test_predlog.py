@@ -4,35 +4,37 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 
 import numpy as np
+import orjson
+import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 
 from mlrelease.errors import ConfigError
-from mlrelease.serving.predlog import PredictionLog, PredictionRecord, is_sampled
+from mlrelease.serving.logwriter import JSON_OPTIONS
+from mlrelease.serving.predlog import PredictionLog, ServedRequest, is_sampled, new_request_id
 from mlrelease.store import Store, tables
 
 WAIT = 20.0  # seconds: the bound on every wait; never reached when things work
 
 
-def record(
-    request_id: str, row: int = 0, *, role: str = "stable", **outputs: object
-) -> PredictionRecord:
-    return PredictionRecord(
-        request_id=request_id,
-        row=row,
-        timestamp=datetime.now(UTC),
-        model="churn",
-        environment="production",
-        version=1,
-        role=role,
-        status=200,
-        latency_ms=1.5,
-        inputs={"features": [row, 2.0]},
-        outputs={"prediction": 1, **outputs},
+def served(request_id: str, rows: int = 1, *, role: str = "stable") -> ServedRequest:
+    """A request of ``rows`` rows, as the server hands it to the log."""
+    return ServedRequest(
+        request_id,
+        time.time(),
+        "churn",
+        "production",
+        1,
+        role,
+        200,
+        1.5,
+        inputs=np.array([[float(row), 2.0] for row in range(rows)]),
+        labels=np.ones(rows, dtype=np.int64),
+        proba=np.array([[0.25, 0.75]] * rows),
     )
 
 
@@ -82,7 +84,7 @@ def test_rows_appended_from_many_threads_are_written_exactly_once(
     def serve(worker: int) -> None:
         barrier.wait(timeout=WAIT)
         for number in range(requests):
-            kept = log.append([record(f"w{worker}-r{number}", row) for row in range(rows)])
+            kept = log.append(served(f"w{worker}-r{number}", rows))
             assert kept
 
     workers = [threading.Thread(target=serve, args=(worker,)) for worker in range(threads)]
@@ -108,10 +110,10 @@ def test_a_full_queue_drops_and_counts_without_blocking(
     store: Store, make_log: Callable[..., PredictionLog]
 ) -> None:
     log = make_log(start=False, capacity=10)
-    assert log.append([record(f"r{n}") for n in range(6)])
-    assert log.append([record("r6", row) for row in range(4)])  # exactly full
-    assert not log.append([record("r7")])
-    assert not log.append([record("r8", row) for row in range(3)])
+    assert all(log.append(served(f"r{n}")) for n in range(6))
+    assert log.append(served("r6", 4))  # exactly full
+    assert not log.append(served("r7"))
+    assert not log.append(served("r8", 3))
     assert (log.pending, log.dropped, log.written) == (10, 4, 0)
     assert not log.flush(timeout=0.01)  # no writer: nothing to wait for
 
@@ -128,10 +130,10 @@ def test_a_full_queue_drops_while_the_writer_is_blocked_by_the_database(
         if store.dialect == "postgresql":
             connection.execute(text("LOCK TABLE predictions IN ACCESS EXCLUSIVE MODE"))
         # (SQLite: this open BEGIN IMMEDIATE transaction already blocks every writer.)
-        assert log.append([record("first")])
+        assert log.append(served("first"))
         wait_until(lambda: log.pending == 0)  # the writer took it and now waits for the lock
-        assert log.append([record(f"r{n}") for n in range(10)])
-        assert not log.append([record("one-too-many")])
+        assert log.append(served("ten", 10))
+        assert not log.append(served("one-too-many"))
         assert (log.written, log.dropped, log.pending) == (0, 1, 10)
     assert log.flush(timeout=WAIT)
     assert (log.written, log.dropped) == (11, 1)
@@ -142,8 +144,8 @@ def test_sampling_none_or_all(store: Store, make_log: Callable[..., PredictionLo
     none = make_log(start=False, sample_rate=0.0)
     every = make_log(start=False, sample_rate=1.0)
     for number in range(200):
-        assert not none.append([record(f"r{number}", 0), record(f"r{number}", 1)])
-        assert every.append([record(f"r{number}", 0), record(f"r{number}", 1)])
+        assert not none.append(served(f"r{number}", 2))
+        assert every.append(served(f"r{number}", 2))
     assert (none.sampled_out, none.pending) == (400, 0)
     assert (every.sampled_out, every.pending) == (0, 400)
 
@@ -153,25 +155,14 @@ def test_sampling_half_keeps_about_half_of_the_requests_deterministically(
 ) -> None:
     log = make_log(start=False, sample_rate=0.5, capacity=100_000)
     ids = [f"req-{number:05d}" for number in range(2000)]
-    kept = {
-        request_id for request_id in ids if log.append([record(request_id, r) for r in range(3)])
-    }
+    kept = {request_id for request_id in ids if log.append(served(request_id, 3))}
     assert 850 <= len(kept) <= 1150
     assert log.pending == 3 * len(kept)  # a request's rows share one fate
     assert log.sampled_out == 3 * (2000 - len(kept))
     # The same answer every time, and from the function feedback uses to recognise them.
     again = make_log(start=False, sample_rate=0.5, capacity=100_000)
-    assert {request_id for request_id in ids if again.append([record(request_id)])} == kept
+    assert {request_id for request_id in ids if again.append(served(request_id))} == kept
     assert {request_id for request_id in ids if is_sampled(request_id, 0.5)} == kept
-
-
-def test_a_request_with_several_ids_is_sampled_per_id(
-    store: Store, make_log: Callable[..., PredictionLog]
-) -> None:
-    log = make_log(start=False, sample_rate=0.5)
-    ids = [f"mixed-{number}" for number in range(20)]
-    log.append([record(request_id) for request_id in ids])
-    assert log.pending == sum(is_sampled(request_id, 0.5) for request_id in ids)
 
 
 def test_close_writes_what_is_queued_and_is_idempotent(
@@ -179,11 +170,11 @@ def test_close_writes_what_is_queued_and_is_idempotent(
 ) -> None:
     log = make_log(flush_interval=30.0, batch_size=1000)  # would wait long without close()
     for number in range(25):
-        log.append([record(f"r{number}")])
+        log.append(served(f"r{number}"))
     log.close(timeout=WAIT)
     assert count_rows(store) == 25 and log.written == 25
     log.close(timeout=WAIT)  # again: nothing happens
-    assert not log.append([record("late")])
+    assert not log.append(served("late"))
     assert log.dropped == 1 and count_rows(store) == 25
 
 
@@ -192,19 +183,19 @@ def test_the_writer_survives_a_database_error_and_carries_on(
 ) -> None:
     errors: list[Exception] = []
     log = make_log(flush_interval=0.01, retries=2, retry_backoff=0.01, on_error=errors.append)
-    assert log.append([record("before")])
+    assert log.append(served("before"))
     assert log.flush(timeout=WAIT)
 
     with store.write() as connection:  # the table disappears under the running writer
         tables.predictions.drop(connection)
-    assert log.append([record("lost", row) for row in range(3)])
+    assert log.append(served("lost", 3))
     assert log.flush(timeout=WAIT)  # done: counted as failed, not written
     assert (log.written, log.failed_batches, log.failed) == (1, 1, 3)
     assert len(errors) == 1 and "predictions" in str(errors[0])
 
     with store.write() as connection:
         tables.predictions.create(connection)
-    assert log.append([record("after")])
+    assert log.append(served("after"))
     assert log.flush(timeout=WAIT)
     assert log.written == 2 and log.failed_batches == 1
     assert count_rows(store) == 1
@@ -214,20 +205,9 @@ def test_values_json_cannot_hold_are_stored_as_null_or_plain_numbers(
     store: Store, make_log: Callable[..., PredictionLog]
 ) -> None:
     log = make_log(flush_interval=0.01)
-    nan_row = PredictionRecord(
-        request_id="nan",
-        row=0,
-        timestamp=datetime.now(UTC),
-        model="churn",
-        environment="production",
-        version=1,
-        role="stable",
-        status=200,
-        latency_ms=np.float64(2.5),
-        inputs={"age": float("nan"), "visits": np.int64(3), "ok": np.bool_(True)},
-        outputs={"prediction": np.int64(1), "proba": np.array([0.25, 0.75])},
-    )
-    assert log.append([nan_row])
+    frame = pd.DataFrame({"age": [float("nan")], "visits": [3], "ok": [True]})
+    nan_row = served("nan")._replace(latency_ms=np.float64(2.5), inputs=frame)
+    assert log.append(nan_row)
     assert log.flush(timeout=WAIT)
     assert log.failed_batches == 0
     with store.read() as connection:
@@ -240,7 +220,7 @@ def test_values_json_cannot_hold_are_stored_as_null_or_plain_numbers(
 
 def test_append_never_raises(store: Store, make_log: Callable[..., PredictionLog]) -> None:
     log = make_log(start=False, sample_rate=0.5)
-    assert not log.append([object()])  # type: ignore[list-item]
+    assert not log.append(object())  # type: ignore[arg-type]
     assert log.dropped == 1
 
 
@@ -252,3 +232,34 @@ def test_append_never_raises(store: Store, make_log: Callable[..., PredictionLog
 def test_unusable_options_are_refused(store: Store, options: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         PredictionLog(store, **options)  # type: ignore[arg-type]
+
+
+def test_request_ids_the_server_makes_are_uuid7_and_sort_by_time() -> None:
+    first = new_request_id()
+    time.sleep(0.002)  # ids of one millisecond share their time part; later ones sort later
+    later = [new_request_id() for _ in range(1000)]
+    assert len(set(later)) == 1000
+    assert all(first < request_id for request_id in later)
+    parsed = uuid.UUID(first)
+    assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+    assert abs(int(first[:12], 16) / 1000 - time.time()) < 60  # milliseconds since the epoch
+
+
+def test_a_request_makes_the_same_rows_from_arrays_and_from_the_lists_json_gives() -> None:
+    request = served("r", 3)
+    from_json = ServedRequest(*orjson.loads(orjson.dumps(request.plain(), option=JSON_OPTIONS)))
+    assert from_json.records() == request.records()
+    first = request.records()[0]
+    assert (first.row, first.inputs, first.outputs) == (
+        0,
+        {"features": [0.0, 2.0]},
+        {"prediction": 1, "proba": [0.25, 0.75]},
+    )
+    assert first.timestamp.tzinfo is not None
+
+
+def test_a_failed_request_is_one_row_without_data() -> None:
+    failed = served("boom")._replace(status=500, inputs=None, labels=None, proba=None)
+    assert failed.rows == 1
+    (row,) = failed.records()
+    assert (row.status, row.row, row.inputs, row.outputs) == (500, 0, {}, {})

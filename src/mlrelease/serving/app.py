@@ -15,12 +15,10 @@ import logging
 import random
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -44,7 +42,7 @@ from mlrelease.serving.guard import Guard
 from mlrelease.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
 from mlrelease.serving.oip import infer_response, model_metadata
 from mlrelease.serving.openapi import openapi_document
-from mlrelease.serving.predlog import PredictionLog, PredictionRecord, is_sampled
+from mlrelease.serving.predlog import PredictionLog, ServedRequest, new_request_id
 from mlrelease.serving.router import SHADOW, route
 from mlrelease.serving.runtime import Runtime, ServedVersion, Snapshot
 from mlrelease.serving.validation import Batch, parse_infer, parse_predict
@@ -164,7 +162,7 @@ def _first_load(runtime: Runtime) -> None:
 def _endpoint(server: _Server, handler: Any) -> Any:
     async def endpoint(request: Request) -> Response:
         sent = request.headers.get("x-request-id")
-        request_id = sent if sent and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        request_id = sent if sent and _REQUEST_ID.fullmatch(sent) else new_request_id()
         try:
             if sent and request_id != sent:
                 raise MalformedRequest(
@@ -332,62 +330,44 @@ def _log(
     prediction: Prediction,
     seconds: float,
 ) -> None:
-    if server.predlog is None or not is_sampled(request_id, server.predlog.sample_rate):
-        return  # decided before building the records: a sampled-out request costs nothing
-    now = datetime.now(UTC)
-    rows = _logged_inputs(batch)
-    labels = prediction.labels.tolist()
-    proba = prediction.proba.tolist() if prediction.proba is not None else None
+    if server.predlog is None:
+        return
     server.predlog.append(
-        [
-            PredictionRecord(
-                request_id=request_id,
-                row=index,
-                timestamp=now,
-                model=server.runtime.model,
-                environment=server.runtime.environment,
-                version=served.version,
-                role=role,
-                status=200,
-                latency_ms=seconds * 1000.0,
-                inputs=rows[index],
-                outputs={"prediction": labels[index], **({"proba": proba[index]} if proba else {})},
-            )
-            for index in range(len(labels))
-        ]
+        ServedRequest(
+            request_id,
+            time.time(),
+            server.runtime.model,
+            server.runtime.environment,
+            served.version,
+            role,
+            200,
+            seconds * 1000.0,
+            batch.data,  # the float64 matrix, or the frame (the writer makes it records)
+            prediction.labels,
+            prediction.proba,
+        )
     )
 
 
 def _log_failure(
     server: _Server, request_id: str, served: ServedVersion, role: str, status: int, seconds: float
 ) -> None:
-    if server.predlog is None or not is_sampled(request_id, server.predlog.sample_rate):
+    if server.predlog is None:
         return
     server.predlog.append(
-        [
-            PredictionRecord(
-                request_id=request_id,
-                row=0,
-                timestamp=datetime.now(UTC),
-                model=server.runtime.model,
-                environment=server.runtime.environment,
-                version=served.version,
-                role=role,
-                status=status,
-                latency_ms=seconds * 1000.0,
-                inputs={},
-                outputs={},
-            )
-        ]
+        ServedRequest(
+            request_id,
+            time.time(),
+            server.runtime.model,
+            server.runtime.environment,
+            served.version,
+            role,
+            status,
+            seconds * 1000.0,
+            inputs=None,
+            labels=None,
+        )
     )
-
-
-def _logged_inputs(batch: Batch) -> list[dict[str, Any]]:
-    """Each row as the log keeps it. Numeric rows go positionally (the signature names
-    them): ``DataFrame.to_dict`` would cost a millisecond per request."""
-    if batch.matrix is not None:
-        return [{"features": row} for row in batch.matrix.tolist()]
-    return cast(list[dict[str, Any]], batch.frame.to_dict("records"))
 
 
 # -- everything else ------------------------------------------------------------------------

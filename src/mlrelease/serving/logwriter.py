@@ -1,12 +1,14 @@
 """The prediction log's writer process: rows go into the store outside the server's GIL.
 
-A model server is bound by one interpreter lock. Turning served rows into SQL
-parameters (timestamps, JSON text) and binding them costs tens of microseconds of
-that lock per row, on the same core that answers requests. With a writer process
-the server's writer thread only encodes each batch once (orjson, in C) and hands it
-over a pipe; this process decodes it, builds the rows and inserts them, and answers
-each batch with an empty frame (written) or the error's text (not written), so the
-server's counters and ``flush()`` mean exactly what they mean with a writer thread.
+A model server is bound by one interpreter lock. Turning served requests into rows
+and SQL parameters (timestamps, JSON text) and binding them costs tens of
+microseconds of that lock per row, on the same core that answers requests. With a
+writer process the server's writer thread only encodes each batch of
+:class:`~mlrelease.serving.predlog.ServedRequest` tuples once (orjson, numpy arrays
+included, in C) and hands it over a pipe; this process decodes it, builds the rows
+and inserts them, and answers each batch with an empty frame (written) or the
+error's text (not written), so the server's counters and ``flush()`` mean exactly
+what they mean with a writer thread.
 
 Frames on both pipes are a 4-byte little-endian length and that many bytes. The
 first frame to this process is its settings; an empty frame, or the end of its
@@ -24,7 +26,6 @@ import struct
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from typing import IO, Any
 
 import orjson
@@ -46,11 +47,11 @@ class WriterProcess:
         )
         self._process: subprocess.Popen[bytes] | None = None
 
-    def write(self, rows: Sequence[tuple[Any, ...]]) -> Exception | None:
-        """Insert ``rows`` (``PredictionRecord`` fields in order) through the process;
-        None when they were written, else what went wrong (the rows were not written)."""
+    def write(self, requests: Sequence[tuple[Any, ...]]) -> Exception | None:
+        """Insert the rows of ``requests`` (``ServedRequest.plain()`` each) through the
+        process; None when they were written, else what went wrong (then none was)."""
         try:
-            payload = orjson.dumps(rows, default=json_fallback, option=JSON_OPTIONS)
+            payload = orjson.dumps(requests, default=json_fallback, option=JSON_OPTIONS)
             process = self._running()
             assert process.stdin is not None and process.stdout is not None
             _send(process.stdin, payload)
@@ -141,7 +142,7 @@ def json_fallback(value: Any) -> Any:
 
 def main() -> None:
     """Read settings, then batches, from stdin; answer each batch on stdout."""
-    from mlrelease.serving.predlog import PredictionRecord, insert_records
+    from mlrelease.serving.predlog import ServedRequest, insert_records
     from mlrelease.store import Store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -163,16 +164,21 @@ def main() -> None:
                 return
             if not payload:
                 return
-            records = [
-                PredictionRecord(*fields[:2], datetime.fromisoformat(fields[2]), *fields[3:])  # type: ignore[call-arg]
-                for fields in orjson.loads(payload)
-            ]
-            error = insert_records(
-                store,
-                records,
-                retries=settings["retries"],
-                retry_backoff=settings["retry_backoff"],
-            )
+            try:
+                records = [
+                    record
+                    for fields in orjson.loads(payload)
+                    for record in ServedRequest(*fields).records()
+                ]
+            except Exception as exc:  # a frame whose rows do not line up: refuse it, go on
+                error: Exception | None = exc
+            else:
+                error = insert_records(
+                    store,
+                    records,
+                    retries=settings["retries"],
+                    retry_backoff=settings["retry_backoff"],
+                )
             _send(answers, b"" if error is None else f"{type(error).__name__}: {error}".encode())
     finally:
         store.close()

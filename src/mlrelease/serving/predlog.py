@@ -1,12 +1,15 @@
 """The prediction log: every served row, written to the metadata store off the request path.
 
-A request handler calls :meth:`PredictionLog.append`, which costs one hash and a
-deque extend under a lock held for microseconds: it never blocks on the database
-and never raises. One daemon writer thread takes up to ``batch_size`` rows (or
-whatever arrived within ``flush_interval`` of the first waiting row) and inserts
-them in one short write transaction -- itself, or, with ``writer_process``, through
-a process of its own (:mod:`mlrelease.serving.logwriter`), so that building and
-binding the rows does not take the server's interpreter lock.
+A request handler calls :meth:`PredictionLog.append` with one
+:class:`ServedRequest`: a tuple holding the model's input and output arrays as they
+are, built in about a microsecond. Appending is a deque append under a lock held
+for microseconds: it never blocks on the database and never raises. One daemon
+writer thread takes up to ``batch_size`` rows (or whatever arrived within
+``flush_interval`` of the first waiting request) and inserts them in one short
+write transaction -- itself, or, with ``writer_process``, through a process of its
+own (:mod:`mlrelease.serving.logwriter`). Only the writer turns a request into one
+:class:`PredictionRecord` per row, so that building, encoding and binding rows stays
+off the request path (and, with the process, out of the server's interpreter lock).
 
 Back-pressure is by dropping, never by waiting: when the bounded queue is full the
 rows are dropped and counted. Sampling is per request, decided from a hash of the
@@ -21,14 +24,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import os
+import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 from sqlalchemy import JSON, Connection, String, bindparam, cast, insert
 from sqlalchemy import exc as sa_exc
@@ -37,7 +43,13 @@ from mlrelease.errors import ConfigError, ConflictError
 from mlrelease.serving.logwriter import JSON_OPTIONS, WriterProcess, json_fallback
 from mlrelease.store import Store, tables
 
-__all__ = ["PredictionLog", "PredictionRecord", "is_sampled"]
+__all__ = [
+    "PredictionLog",
+    "PredictionRecord",
+    "ServedRequest",
+    "is_sampled",
+    "new_request_id",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -66,6 +78,105 @@ class PredictionRecord:
     latency_ms: float
     inputs: dict[str, Any]  # {"features": [...]} or a record; JSON-able
     outputs: dict[str, Any]  # {"prediction": ..., "proba": [...]}; JSON-able
+
+
+class ServedRequest(NamedTuple):
+    """One served request as the log queues it; :meth:`records` makes its rows.
+
+    A tuple of what the request path already holds, so that making one costs about a
+    microsecond. The arrays may also arrive as nested lists (from the writer
+    process's JSON frames): ``records`` takes either.
+    """
+
+    request_id: str
+    timestamp: float  # seconds since the epoch (time.time())
+    model: str
+    environment: str
+    version: int
+    role: str  # "stable" | "canary" | "shadow"
+    status: int  # HTTP status
+    latency_ms: float
+    inputs: Any  # the float64 matrix, a DataFrame or one dict per row; unused if labels is None
+    labels: Any  # one prediction per row; None: the request failed (one row, no data)
+    proba: Any = None  # one row of class probabilities per row, if any
+
+    @property
+    def rows(self) -> int:
+        return 1 if self.labels is None else len(self.labels)
+
+    def records(self) -> list[PredictionRecord]:
+        """The stored rows: inputs as ``{"features": [...]}`` (a matrix row) or the
+        record itself, outputs as ``{"prediction": ..., "proba": [...]}``."""
+        timestamp = datetime.fromtimestamp(self.timestamp, UTC)
+
+        def record(row: int, inputs: dict[str, Any], outputs: dict[str, Any]) -> PredictionRecord:
+            return PredictionRecord(
+                self.request_id,
+                row,
+                timestamp,
+                self.model,
+                self.environment,
+                self.version,
+                self.role,
+                self.status,
+                float(self.latency_ms),
+                inputs,
+                outputs,
+            )
+
+        if self.labels is None:
+            return [record(0, {}, {})]
+        proba = _plain(self.proba)
+        rows = zip(_plain(self.inputs), _plain(self.labels), strict=True)
+        return [
+            record(
+                row,
+                values if isinstance(values, dict) else {"features": values},
+                {"prediction": label, **({} if proba is None else {"proba": proba[row]})},
+            )
+            for row, (values, label) in enumerate(rows)
+        ]
+
+    def plain(self) -> tuple[Any, ...]:
+        """Its fields as JSON takes them: numpy arrays as they are (orjson writes them),
+        a DataFrame as one dict per row."""
+        if hasattr(self.inputs, "to_dict"):
+            return tuple(self._replace(inputs=_plain(self.inputs)))
+        return tuple(self)
+
+
+def _plain(values: Any) -> Any:
+    """Lists of plain values: from an array, a DataFrame (one dict per row) or as given."""
+    if isinstance(values, np.ndarray):
+        return values.tolist()
+    if hasattr(values, "to_dict"):  # a DataFrame; pandas is not imported by the writer process
+        return values.to_dict("records")
+    return values
+
+
+def new_request_id() -> str:
+    """A new request id: 32 hex digits in the UUIDv7 layout (milliseconds since the
+    epoch, then 74 random bits), so ids made later sort later.
+
+    The log's index on request ids then grows at its end. Random ids (uuid4) land
+    all over it: past a few hundred thousand rows each insert dirties an index page
+    of its own, and SQLite's inserts got ten times slower.
+    """
+    random_bits = _ID_RANDOM.getrandbits(74)
+    value = (
+        (time.time_ns() // 1_000_000) << 80
+        | 0x7 << 76  # version 7
+        | (random_bits >> 62) << 64
+        | 0x2 << 62  # variant 0b10 (RFC 9562)
+        | (random_bits & ((1 << 62) - 1))
+    )
+    return f"{value:032x}"
+
+
+# Not the module-level generator, which a served model may seed; reseeded in a forked
+# child, so two workers never share a sequence.
+_ID_RANDOM = random.Random()
+os.register_at_fork(after_in_child=_ID_RANDOM.seed)
 
 
 def _threshold(sample_rate: float) -> int:
@@ -131,7 +242,8 @@ class PredictionLog:
             url = store.url.render_as_string(hide_password=False)
             self._process = WriterProcess(url, retries=retries, retry_backoff=retry_backoff)
 
-        self._queue: deque[PredictionRecord] = deque()
+        self._queue: deque[ServedRequest] = deque()
+        self._queued = 0  # rows in the queue
         self._lock = threading.Lock()
         self._wake_writer = threading.Condition(self._lock)  # rows arrived / flush / close
         self._progress = threading.Condition(self._lock)  # rows finished (for flush)
@@ -151,53 +263,33 @@ class PredictionLog:
 
     # -- the request path ---------------------------------------------------------
 
-    def append(self, records: Sequence[PredictionRecord]) -> bool:
-        """Queue ``records`` for writing; never blocks, never raises.
+    def append(self, request: ServedRequest) -> bool:
+        """Queue ``request``'s rows for writing; never blocks, never raises.
 
-        Returns True when rows were queued; False when the request was sampled out,
-        the queue was full (the rows are dropped and counted) or the log is closed.
-        Sampling is per request id, so a request's rows share one fate.
+        Returns True when they were queued; False when the request was sampled out,
+        the queue was full (its rows are dropped and counted) or the log is closed.
         """
         try:
-            if self._keep_all:
-                kept = records
-            else:
-                kept = self._sample(records)
-                if len(kept) < len(records):
-                    with self._lock:
-                        self._sampled_out += len(records) - len(kept)
-            count = len(kept)
-            if count == 0:
+            count = request.rows
+            if not self._keep_all and _request_hash(request.request_id) >= self._threshold:
+                with self._lock:
+                    self._sampled_out += count
                 return False
             with self._lock:
-                size = len(self._queue)
-                if self._closed or size + count > self._capacity:
+                queued = self._queued
+                if self._closed or queued + count > self._capacity:
                     self._dropped += count
                     return False
-                self._queue.extend(kept)
+                self._queue.append(request)
+                self._queued = queued + count
                 self._accepted += count
-                if size == 0 or size + count >= self._batch_size:
+                if queued == 0 or queued + count >= self._batch_size:
                     self._wake_writer.notify()
             return True
-        except Exception:  # never let logging break serving
-            try:
-                with self._lock:
-                    self._dropped += len(records)
-            except Exception:  # pragma: no cover - records without a length
-                pass
+        except Exception:  # never let logging break serving: not a ServedRequest at all
+            with self._lock:
+                self._dropped += 1
             return False
-
-    def _sample(self, records: Sequence[PredictionRecord]) -> Sequence[PredictionRecord]:
-        decided: dict[str, bool] = {}
-        kept: list[PredictionRecord] = []
-        for record in records:
-            keep = decided.get(record.request_id)
-            if keep is None:
-                keep = _request_hash(record.request_id) < self._threshold
-                decided[record.request_id] = keep
-            if keep:
-                kept.append(record)
-        return kept
 
     # -- control ------------------------------------------------------------------
 
@@ -260,7 +352,7 @@ class PredictionLog:
             self._process.close()
 
     def _drop_queued(self) -> None:
-        count = len(self._queue)
+        count, self._queued = self._queued, 0
         self._queue.clear()
         self._dropped += count
         self._done += count
@@ -300,7 +392,7 @@ class PredictionLog:
     @property
     def pending(self) -> int:
         """Rows queued and not yet taken by the writer."""
-        return len(self._queue)
+        return self._queued
 
     def stats(self) -> dict[str, int]:
         """Row counters by outcome, each only ever growing (for /metrics)."""
@@ -319,22 +411,25 @@ class PredictionLog:
             batch = self._next_batch()
             if batch is None:
                 return
+            rows = self._in_flight
             written = False
             try:
-                written = self._write(batch)
+                written = self._write(batch, rows)
             except Exception:  # pragma: no cover - _write handles its own errors
                 _log.exception("prediction log writer failed unexpectedly")
             with self._lock:
                 if written:
-                    self._written += len(batch)
+                    self._written += rows
                 else:
-                    self._failed += len(batch)
+                    self._failed += rows
                     self._failed_batches += 1
-                self._done += len(batch)
+                self._done += rows
                 self._in_flight = 0
                 self._progress.notify_all()
 
-    def _next_batch(self) -> list[PredictionRecord] | None:
+    def _next_batch(self) -> list[ServedRequest] | None:
+        """Requests holding about ``batch_size`` rows (at least one request), taken off
+        the queue; their row count is left in ``_in_flight``."""
         queue = self._queue
         with self._lock:
             while not queue:
@@ -345,7 +440,7 @@ class PredictionLog:
             # batch is there, someone waits in flush(), or the log is closing.
             deadline = time.monotonic() + self._flush_interval
             while (
-                len(queue) < self._batch_size
+                self._queued < self._batch_size
                 and not self._closed
                 and self._flush_target <= self._done
             ):
@@ -353,26 +448,37 @@ class PredictionLog:
                 if remaining <= 0:
                     break
                 self._wake_writer.wait(remaining)
-            count = min(self._batch_size, len(queue))
-            batch = [queue.popleft() for _ in range(count)]
-            self._in_flight = count
+            batch = [queue.popleft()]
+            rows = batch[0].rows
+            while queue and rows + queue[0].rows <= self._batch_size:
+                request = queue.popleft()
+                batch.append(request)
+                rows += request.rows
+            self._queued -= rows
+            self._in_flight = rows
             return batch
 
-    def _write(self, batch: list[PredictionRecord]) -> bool:
-        """Insert ``batch`` in one transaction (here or in the writer process); True on success."""
+    def _write(self, batch: list[ServedRequest], rows: int) -> bool:
+        """Insert ``batch``'s rows in one transaction (here or in the writer process);
+        True on success."""
         if self._process is not None:
             try:
-                rows = [_fields(record) for record in batch]
-            except AttributeError as exc:  # a record that is not a PredictionRecord at all
+                plain = [request.plain() for request in batch]
+            except Exception as exc:  # inputs pandas cannot turn into records
                 error: Exception | None = exc
             else:
-                error = self._process.write(rows)
+                error = self._process.write(plain)
         else:
-            error = insert_records(
-                self._store, batch, retries=self._retries, retry_backoff=self._retry_backoff
-            )
+            try:
+                records = [record for request in batch for record in request.records()]
+            except Exception as exc:  # inputs and outputs that do not line up
+                error = exc
+            else:
+                error = insert_records(
+                    self._store, records, retries=self._retries, retry_backoff=self._retry_backoff
+                )
         if error is not None:
-            self._report(error, len(batch))
+            self._report(error, rows)
         return error is None
 
     def _report(self, exc: Exception, rows: int) -> None:
@@ -409,23 +515,6 @@ def insert_records(
                 attempt += 1
                 continue
             return exc
-
-
-def _fields(record: PredictionRecord) -> tuple[Any, ...]:
-    """The record's fields in order: what the writer process is sent."""
-    return (
-        record.request_id,
-        record.row,
-        record.timestamp,
-        record.model,
-        record.environment,
-        record.version,
-        record.role,
-        record.status,
-        record.latency_ms,
-        record.inputs,
-        record.outputs,
-    )
 
 
 def _retryable(exc: Exception) -> bool:
