@@ -19,7 +19,9 @@ time. Targets, each loaded by ``wrk -t 2 -c 32 -d 15s --latency`` with single-ro
 (b)-(e) take ``{"instances": [[30 numbers]]}`` at ``/predict``. Also measured:
 
 * batch       -- one ``POST /predict`` of 10,000 rows to (d), rows/s (median of 5, after
-                 one warm-up), vs in-process ``model.predict`` on the same rows.
+                 one warm-up), vs in-process ``model.predict`` on the same rows. Also the
+                 transport floor: the rows as raw float64 (2.4 MB) through a loopback
+                 socket and an answer of (d)'s size back, with no HTTP and no parsing.
 * cold start  -- wall time from launching the server command to its first 200 on a
                  prediction route, polling every 20 ms (median of 3): (d)'s command vs
                  ``mlflow models serve``.
@@ -52,6 +54,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -727,6 +730,43 @@ def measure_batch(port: int, bodies: Bodies, *, deadline: Deadline) -> list[floa
     return samples
 
 
+def measure_transport_floor(bodies: Bodies) -> list[float]:
+    """Rows/s of moving the 10,000 rows as raw float64 (2.4 MB) over a loopback socket and
+    reading back an answer of the size (d) sends (labels + probabilities as 8-byte numbers):
+    no HTTP, no parsing, no model. What any Python server on this machine pays at least."""
+    request = bodies.batch.astype("<f8").tobytes()
+    answer = bytes(BATCH_ROWS * 8 * 3)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def echo() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            for _ in range(BATCH_SAMPLES + 1):
+                received = 0
+                while received < len(request):
+                    chunk = connection.recv(1 << 20)
+                    if not chunk:
+                        return
+                    received += len(chunk)
+                connection.sendall(answer)
+
+    server = threading.Thread(target=echo, daemon=True)
+    server.start()
+    samples = []
+    with listener, socket.create_connection(("127.0.0.1", port), timeout=60) as client:
+        for attempt in range(BATCH_SAMPLES + 1):
+            started = time.perf_counter()
+            client.sendall(request)
+            received = 0
+            while received < len(answer):
+                received += len(client.recv(1 << 20))
+            if attempt > 0:
+                samples.append(BATCH_ROWS / (time.perf_counter() - started))
+    server.join(timeout=10)
+    return samples
+
+
 def measure_in_process(bodies: Bodies) -> list[float]:
     """Rows/s of ``model.predict`` on the same 10,000 rows in this process (after a warm-up)."""
     from sklearn.datasets import load_breast_cancer
@@ -908,6 +948,11 @@ def format_notes(report: Mapping[str, Any]) -> list[str]:
             f"batch of {BATCH_ROWS:,} rows to (d): {batch['server']:,.0f} rows/s vs in-process "
             f"model.predict {batch['in_process']:,.0f} rows/s (medians of {BATCH_SAMPLES})"
         )
+        lines.append(
+            f"transport floor: the same rows as raw float64 over a loopback socket and back, "
+            f"{batch['transport_floor']:,.0f} rows/s = "
+            f"{batch['transport_floor'] / batch['in_process']:.2f} of in-process"
+        )
     if cold:
         lines.append(
             f"cold start to first 200 (median of {COLD_STARTS}): mlrelease serve "
@@ -1016,10 +1061,16 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         batch: dict[str, Any] | None = None
         if batch_samples:
             in_process = measure_in_process(setup.bodies)
+            transport = measure_transport_floor(setup.bodies)
             batch = {
                 "server": statistics.median(batch_samples),
                 "in_process": statistics.median(in_process),
-                "samples": {"server": batch_samples, "in_process": in_process},
+                "transport_floor": statistics.median(transport),
+                "samples": {
+                    "server": batch_samples,
+                    "in_process": in_process,
+                    "transport_floor": transport,
+                },
             }
         cold: dict[str, Any] | None = None
         if args.cold_start:
