@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import orjson
 import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 
 from mlrelease.errors import ConfigError
-from mlrelease.serving.logwriter import JSON_OPTIONS
 from mlrelease.serving.predlog import PredictionLog, ServedRequest, is_sampled, new_request_id
 from mlrelease.store import Store, tables
 
@@ -245,21 +244,52 @@ def test_request_ids_the_server_makes_are_uuid7_and_sort_by_time() -> None:
     assert abs(int(first[:12], 16) / 1000 - time.time()) < 60  # milliseconds since the epoch
 
 
-def test_a_request_makes_the_same_rows_from_arrays_and_from_the_lists_json_gives() -> None:
-    request = served("r", 3)
-    from_json = ServedRequest(*orjson.loads(orjson.dumps(request.plain(), option=JSON_OPTIONS)))
-    assert from_json.records() == request.records()
-    first = request.records()[0]
-    assert (first.row, first.inputs, first.outputs) == (
-        0,
-        {"features": [0.0, 2.0]},
-        {"prediction": 1, "proba": [0.25, 0.75]},
-    )
-    assert first.timestamp.tzinfo is not None
+def test_a_request_is_stored_as_one_row_per_prediction(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(flush_interval=0.01)
+    request = served("three", 3, role="canary")
+    assert log.append(request)
+    assert log.flush(timeout=WAIT)
+    with store.read() as connection:
+        rows = connection.execute(
+            select(tables.predictions).order_by(tables.predictions.c.row)
+        ).all()
+    assert [(row.request_id, row.row, row.role, row.status) for row in rows] == [
+        ("three", 0, "canary", 200),
+        ("three", 1, "canary", 200),
+        ("three", 2, "canary", 200),
+    ]
+    assert [row.inputs for row in rows] == [{"features": [float(n), 2.0]} for n in range(3)]
+    assert {json.dumps(row.outputs) for row in rows} == {
+        json.dumps({"prediction": 1, "proba": [0.25, 0.75]})
+    }
+    assert rows[0].timestamp.tzinfo is not None  # read back as aware UTC
+    assert abs(rows[0].timestamp.timestamp() - request.timestamp) < 1e-3
 
 
-def test_a_failed_request_is_one_row_without_data() -> None:
+def test_a_failed_request_is_one_row_without_data(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(flush_interval=0.01)
     failed = served("boom")._replace(status=500, inputs=None, labels=None, proba=None)
     assert failed.rows == 1
-    (row,) = failed.records()
-    assert (row.status, row.row, row.inputs, row.outputs) == (500, 0, {}, {})
+    assert log.append(failed)
+    assert log.flush(timeout=WAIT)
+    with store.read() as connection:
+        row = connection.execute(select(tables.predictions)).one()
+    assert (row.request_id, row.row, row.status) == ("boom", 0, 500)
+    assert (row.inputs, row.outputs) == ({}, {})
+
+
+def test_a_request_whose_rows_do_not_line_up_fails_its_batch_only(
+    store: Store, make_log: Callable[..., PredictionLog]
+) -> None:
+    log = make_log(flush_interval=0.01)
+    broken = served("broken", 2)._replace(labels=np.ones(3))  # 2 input rows, 3 predictions
+    assert log.append(broken)
+    assert log.flush(timeout=WAIT)
+    assert (log.written, log.failed) == (0, 3)
+    assert log.append(served("fine"))
+    assert log.flush(timeout=WAIT)
+    assert log.written == 1 and count_rows(store) == 1

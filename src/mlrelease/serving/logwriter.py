@@ -142,7 +142,7 @@ def json_fallback(value: Any) -> Any:
 
 def main() -> None:
     """Read settings, then batches, from stdin; answer each batch on stdout."""
-    from mlrelease.serving.predlog import ServedRequest, insert_records
+    from mlrelease.serving.predlog import ServedRequest, insert_requests
     from mlrelease.store import Store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -165,17 +165,13 @@ def main() -> None:
             if not payload:
                 return
             try:
-                records = [
-                    record
-                    for fields in orjson.loads(payload)
-                    for record in ServedRequest(*fields).records()
-                ]
-            except Exception as exc:  # a frame whose rows do not line up: refuse it, go on
+                batch = [ServedRequest(*fields) for fields in orjson.loads(payload)]
+            except Exception as exc:  # a frame that is not a list of requests: refuse it
                 error: Exception | None = exc
             else:
-                error = insert_records(
+                error = insert_requests(
                     store,
-                    records,
+                    batch,
                     retries=settings["retries"],
                     retry_backoff=settings["retry_backoff"],
                 )

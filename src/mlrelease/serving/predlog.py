@@ -7,9 +7,9 @@ for microseconds: it never blocks on the database and never raises. One daemon
 writer thread takes up to ``batch_size`` rows (or whatever arrived within
 ``flush_interval`` of the first waiting request) and inserts them in one short
 write transaction -- itself, or, with ``writer_process``, through a process of its
-own (:mod:`mlrelease.serving.logwriter`). Only the writer turns a request into one
-:class:`PredictionRecord` per row, so that building, encoding and binding rows stays
-off the request path (and, with the process, out of the server's interpreter lock).
+own (:mod:`mlrelease.serving.logwriter`). Only the writer turns a request into its
+rows (one per prediction), so that building, encoding and binding rows stays off the
+request path (and, with the process, out of the server's interpreter lock).
 
 Back-pressure is by dropping, never by waiting: when the bounded queue is full the
 rows are dropped and counted. Sampling is per request, decided from a hash of the
@@ -30,7 +30,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -45,7 +44,6 @@ from mlrelease.store import Store, tables
 
 __all__ = [
     "PredictionLog",
-    "PredictionRecord",
     "ServedRequest",
     "is_sampled",
     "new_request_id",
@@ -54,7 +52,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 
-# PostgreSQL: the rows' JSON, serialised once by orjson in ``_params``, goes in as text
+# PostgreSQL: the rows' JSON, serialised once by orjson in ``_rows``, goes in as text
 # through an explicit cast instead of SQLAlchemy's json.dumps per row.
 _INSERT_POSTGRESQL = insert(tables.predictions).values(
     inputs=cast(bindparam("inputs", type_=String()), JSON),
@@ -63,29 +61,14 @@ _INSERT_POSTGRESQL = insert(tables.predictions).values(
 _HASH_SPACE = 1 << 64
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionRecord:
-    """One served row: what came in, what went out, who answered and how fast."""
-
-    request_id: str
-    row: int
-    timestamp: datetime  # aware UTC
-    model: str
-    environment: str
-    version: int
-    role: str  # "stable" | "canary" | "shadow"
-    status: int  # HTTP status
-    latency_ms: float
-    inputs: dict[str, Any]  # {"features": [...]} or a record; JSON-able
-    outputs: dict[str, Any]  # {"prediction": ..., "proba": [...]}; JSON-able
-
-
 class ServedRequest(NamedTuple):
-    """One served request as the log queues it; :meth:`records` makes its rows.
+    """One served (or failed) request as the log queues it: a tuple of what the request
+    path already holds, so that making one costs about a microsecond.
 
-    A tuple of what the request path already holds, so that making one costs about a
-    microsecond. The arrays may also arrive as nested lists (from the writer
-    process's JSON frames): ``records`` takes either.
+    The writer stores one row per prediction: inputs as ``{"features": [...]}`` (a
+    matrix row) or the record itself, outputs as ``{"prediction": ..., "proba": [...]}``;
+    a failed request is one row with ``{}`` for both. The arrays may also arrive as
+    nested lists (from the writer process's JSON frames).
     """
 
     request_id: str
@@ -102,40 +85,8 @@ class ServedRequest(NamedTuple):
 
     @property
     def rows(self) -> int:
+        """Rows it stores."""
         return 1 if self.labels is None else len(self.labels)
-
-    def records(self) -> list[PredictionRecord]:
-        """The stored rows: inputs as ``{"features": [...]}`` (a matrix row) or the
-        record itself, outputs as ``{"prediction": ..., "proba": [...]}``."""
-        timestamp = datetime.fromtimestamp(self.timestamp, UTC)
-
-        def record(row: int, inputs: dict[str, Any], outputs: dict[str, Any]) -> PredictionRecord:
-            return PredictionRecord(
-                self.request_id,
-                row,
-                timestamp,
-                self.model,
-                self.environment,
-                self.version,
-                self.role,
-                self.status,
-                float(self.latency_ms),
-                inputs,
-                outputs,
-            )
-
-        if self.labels is None:
-            return [record(0, {}, {})]
-        proba = _plain(self.proba)
-        rows = zip(_plain(self.inputs), _plain(self.labels), strict=True)
-        return [
-            record(
-                row,
-                values if isinstance(values, dict) else {"features": values},
-                {"prediction": label, **({} if proba is None else {"proba": proba[row]})},
-            )
-            for row, (values, label) in enumerate(rows)
-        ]
 
     def plain(self) -> tuple[Any, ...]:
         """Its fields as JSON takes them: numpy arrays as they are (orjson writes them),
@@ -469,14 +420,9 @@ class PredictionLog:
             else:
                 error = self._process.write(plain)
         else:
-            try:
-                records = [record for request in batch for record in request.records()]
-            except Exception as exc:  # inputs and outputs that do not line up
-                error = exc
-            else:
-                error = insert_records(
-                    self._store, records, retries=self._retries, retry_backoff=self._retry_backoff
-                )
+            error = insert_requests(
+                self._store, batch, retries=self._retries, retry_backoff=self._retry_backoff
+            )
         if error is not None:
             self._report(error, rows)
         return error is None
@@ -490,15 +436,16 @@ class PredictionLog:
                 _log.exception("prediction log: on_error callback failed")
 
 
-def insert_records(
-    store: Store, records: Sequence[PredictionRecord], *, retries: int, retry_backoff: float
+def insert_requests(
+    store: Store, requests: Sequence[ServedRequest], *, retries: int, retry_backoff: float
 ) -> Exception | None:
-    """Insert ``records`` in one transaction, retrying database errors that may pass;
-    None when they were written, else the error that stopped them."""
+    """Insert the rows of ``requests`` in one transaction, retrying database errors that
+    may pass; None when they were written, else the error that stopped them."""
     sqlite = store.dialect == "sqlite"
+    rows_of = _sqlite_rows if sqlite else _postgresql_rows
     try:
-        rows: list[Any] = [(_sqlite_row if sqlite else _params)(record) for record in records]
-    except Exception as exc:  # a record that is not a PredictionRecord at all
+        rows: list[Any] = [row for request in requests for row in rows_of(request)]
+    except Exception as exc:  # not a ServedRequest, or inputs and outputs that do not line up
         return exc
     attempt = 0
     while True:
@@ -524,22 +471,6 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, sa_exc.DBAPIError)
 
 
-def _params(record: PredictionRecord) -> dict[str, Any]:
-    return {
-        "request_id": record.request_id,
-        "row": record.row,
-        "timestamp": record.timestamp,
-        "model": record.model,
-        "environment": record.environment,
-        "version": record.version,
-        "role": record.role,
-        "status": record.status,
-        "latency_ms": float(record.latency_ms),
-        "inputs": _json_text(record.inputs),
-        "outputs": _json_text(record.outputs),
-    }
-
-
 _COLUMNS = (
     "request_id",
     "row",
@@ -556,23 +487,43 @@ _COLUMNS = (
 _ROWS_PER_STATEMENT = 1000  # 11,000 parameters: well under SQLite's 32,766
 
 
-def _sqlite_row(record: PredictionRecord) -> tuple[Any, ...]:
-    """The record's values in ``_COLUMNS`` order, as SQLite takes them (built directly:
-    this runs once per served row, on a thread that shares the GIL with the server)."""
-    timestamp = record.timestamp.astimezone(UTC).replace(tzinfo=None)
-    return (
-        record.request_id,
-        record.row,
-        timestamp.isoformat(sep=" ", timespec="microseconds"),  # as UTCDateTime stores it
-        record.model,
-        record.environment,
-        record.version,
-        record.role,
-        record.status,
-        float(record.latency_ms),
-        _json_text(record.inputs),
-        _json_text(record.outputs),
+def _rows(request: ServedRequest, timestamp: Any) -> list[tuple[Any, ...]]:
+    """``request``'s rows in ``_COLUMNS`` order, ``timestamp`` as the database takes it
+    (built directly: this runs once per stored row)."""
+    request_id = request.request_id
+    tail = (
+        request.model,
+        request.environment,
+        request.version,
+        request.role,
+        request.status,
+        float(request.latency_ms),
     )
+    if request.labels is None:
+        return [(request_id, 0, timestamp, *tail, "{}", "{}")]
+    proba = _plain(request.proba)
+    rows = zip(_plain(request.inputs), _plain(request.labels), strict=True)
+    return [
+        (
+            request_id,
+            row,
+            timestamp,
+            *tail,
+            _json_text(values if isinstance(values, dict) else {"features": values}),
+            _json_text({"prediction": label, **({} if proba is None else {"proba": proba[row]})}),
+        )
+        for row, (values, label) in enumerate(rows)
+    ]
+
+
+def _sqlite_rows(request: ServedRequest) -> list[tuple[Any, ...]]:
+    when = datetime.fromtimestamp(request.timestamp, UTC).replace(tzinfo=None)
+    return _rows(request, when.isoformat(sep=" ", timespec="microseconds"))  # as UTCDateTime
+
+
+def _postgresql_rows(request: ServedRequest) -> list[dict[str, Any]]:
+    when = datetime.fromtimestamp(request.timestamp, UTC)
+    return [dict(zip(_COLUMNS, row, strict=True)) for row in _rows(request, when)]
 
 
 def _insert_sqlite(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
