@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import orjson
 import pytest
 
 from mlrelease.serving.app import ServeOptions
@@ -87,6 +89,36 @@ def test_open_inference_protocol_endpoints(served: Served, make_app: AppFactory)
     assert {output["name"] for output in body["outputs"]} >= {"predict"}
     assert app.get("/v2/models/other").status_code == 404
     assert app.post("/v2/models/other/infer", json=request).status_code == 404
+
+
+def test_infer_takes_binary_tensor_data_as_triton_clients_send_it(
+    served: Served, make_app: AppFactory
+) -> None:
+    app = make_app()
+    assert "binary_tensor_data" in app.get("/v2").json()["extensions"]
+    rows = np.array([_row(served, i) for i in range(4)], dtype="<f4")
+    tensor = {"name": "input-0", "shape": [4, 30], "datatype": "FP32"}
+    as_json = app.post(
+        f"/v2/models/{MODEL}/infer", json={"inputs": [{**tensor, "data": rows.tolist()}]}
+    )
+    header = orjson.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": rows.nbytes}}]})
+    as_binary = app.post(
+        f"/v2/models/{MODEL}/infer",
+        content=header + rows.tobytes(),
+        headers={
+            "content-type": "application/octet-stream",
+            "inference-header-content-length": str(len(header)),
+        },
+    )
+    assert as_binary.status_code == 200, as_binary.text
+    assert as_binary.json()["outputs"] == as_json.json()["outputs"]
+    bad = app.post(
+        f"/v2/models/{MODEL}/infer",
+        content=header + rows.tobytes(),
+        headers={"inference-header-content-length": "twelve"},
+    )
+    assert bad.status_code == 400
+    assert "Inference-Header-Content-Length" in bad.json()["error"]["message"]
 
 
 def test_metrics_count_requests_by_version_role_and_status(

@@ -55,6 +55,18 @@ def per_feature(rows: list[list[float]], datatype: str = "FP64") -> dict[str, An
     }
 
 
+def binary_body(tensors: list[tuple[dict[str, Any], bytes]], **doc: Any) -> tuple[bytes, int]:
+    """A binary-tensor-data body: the JSON header, then each tensor's bytes in order."""
+    inputs = [{**tensor, "parameters": {"binary_data_size": len(data)}} for tensor, data in tensors]
+    header = orjson.dumps({**doc, "inputs": inputs})
+    return header + b"".join(data for _, data in tensors), len(header)
+
+
+def strings(*values: str) -> bytes:
+    encoded = [value.encode() for value in values]
+    return b"".join(len(item).to_bytes(4, "little") + item for item in encoded)
+
+
 # -- accepted ----------------------------------------------------------------------------
 
 
@@ -152,7 +164,7 @@ def tensor_error(tensor_changes: dict[str, Any], drop: str | None = None) -> Req
         ({"shape": [3, -30]}, None, "'shape' must be a list of non-negative integers"),
         ({"shape": "3x30"}, None, "'shape' must be a list of non-negative integers"),
         ({"parameters": 1}, None, "'parameters' must be an object"),
-        ({}, "data", "no 'data'; send the values as JSON (binary tensor data is not supported)"),
+        ({}, "data", "no 'data'; send the values as JSON 'data', or as binary data"),
         ({"data": 1.0}, None, "'data' must be a list"),
         ({"contents": {}}, None, "inputs[0]: unknown key 'contents'"),
         ({"shape": [3, 29]}, None, "shape [3, 29] holds 87 values, but 'data' has 90"),
@@ -466,3 +478,79 @@ def test_random_bodies_only_raise_the_three_errors(schema: InputSchema) -> None:
         assert list(batch.frame.columns) == list(schema.names)
         assert not batch.frame.isna().any().any()
     assert all(count > 0 for count in outcomes.values()), outcomes
+
+
+# -- binary tensor data (the extension Triton's clients use by default) -------------------
+
+
+@pytest.mark.parametrize("dtype", ["<f8", "<f4"])
+def test_binary_matrix_equals_the_same_rows_as_json(dtype: str) -> None:
+    values = np.array(ROWS, dtype=dtype)
+    tensor = {"name": "input-0", "shape": [3, 30], "datatype": "FP64" if dtype == "<f8" else "FP32"}
+    body, header = binary_body([(tensor, values.tobytes())], id="bin-1")
+    batch = parse_infer(body, NUMERIC, max_rows=10, header_length=header)
+    assert batch.request_id == "bin-1"
+    expected = infer(matrix(values.tolist(), datatype=tensor["datatype"])).frame
+    pd.testing.assert_frame_equal(batch.frame, expected)
+
+
+def test_binary_and_json_tensors_mix_in_one_request() -> None:
+    tensors = [
+        ({"name": "age", "shape": [2], "datatype": "INT64"}, np.array([41, 7], "<i8").tobytes()),
+        ({"name": "smoker", "shape": [2], "datatype": "BOOL"}, bytes([1, 0])),
+        ({"name": "city", "shape": [2], "datatype": "BYTES"}, strings("Lyon", "Paris")),
+    ]
+    body, header = binary_body(tensors)
+    doc = orjson.loads(body[:header])
+    doc["inputs"].insert(1, MIXED_TENSORS[1])  # income as JSON data
+    header_bytes = orjson.dumps(doc)
+    binary = body[header:]
+    batch = parse_infer(header_bytes + binary, MIXED, max_rows=10, header_length=len(header_bytes))
+    pd.testing.assert_frame_equal(batch.frame, infer({"inputs": MIXED_TENSORS}, MIXED).frame)
+
+
+def binary_refused(body: bytes, header: int | None, schema: InputSchema = NUMERIC) -> RequestError:
+    with pytest.raises(RequestError) as caught:
+        parse_infer(body, schema, max_rows=10, header_length=header)
+    return caught.value
+
+
+def test_binary_refusals_name_the_tensor_and_what_is_wrong() -> None:
+    tensor = {"name": "input-0", "shape": [3, 30], "datatype": "FP64"}
+    data = np.array(ROWS).tobytes()
+    body, header = binary_body([(tensor, data)])
+    assert "the body has" in binary_refused(body, len(body) + 1).message
+    assert (
+        "bytes of binary data follow the last tensor" in binary_refused(body + b"x", header).message
+    )
+    short, short_header = binary_body([(tensor, data[:-8])])
+    assert "holds 90 values, but 'data' has 89" in binary_refused(short, short_header).message
+    odd, odd_header = binary_body([(tensor, data[:-3])])
+    assert "not a whole number of FP64 values" in binary_refused(odd, odd_header).message
+    doc = orjson.loads(body[:header])
+    doc["inputs"][0]["parameters"]["binary_data_size"] = len(data) + 8
+    too_big = orjson.dumps(doc)
+    error = binary_refused(too_big + data, len(too_big))
+    assert type(error) is MalformedRequest and "only 720 bytes" in error.message
+    without_header = binary_refused(body[:header], None)
+    assert "needs the Inference-Header-Content-Length header" in without_header.message
+    doc["inputs"][0]["data"] = ROWS
+    assert (
+        "both 'data' and parameters.binary_data_size"
+        in binary_refused(orjson.dumps(doc), None).message
+    )
+
+
+def test_binary_nan_and_bad_text_are_refused_like_json_values() -> None:
+    tensor = {"name": "input-0", "shape": [3, 30], "datatype": "FP64"}
+    values = np.array(ROWS)
+    values[1, 2] = np.nan
+    body, header = binary_body([(tensor, values.tobytes())])
+    error = binary_refused(body, header)
+    assert type(error) is RequestError and "row 1" in error.message
+    city = {"name": "city", "shape": [1], "datatype": "BYTES"}
+    plan = {"name": "plan", "shape": [1], "datatype": "BYTES"}
+    body, header = binary_body([(city, strings("Lyon")), (plan, b"\x02\x00\x00\x00\xff\xfe")])
+    assert "BYTES element 0 is not UTF-8 text" in binary_refused(body, header, TEXT).message
+    body, header = binary_body([(city, strings("Lyon")), (plan, b"\x09\x00\x00\x00ab")])
+    assert "claims 9 bytes past the end" in binary_refused(body, header, TEXT).message

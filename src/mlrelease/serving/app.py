@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import orjson
@@ -284,7 +285,17 @@ async def _predict(server: _Server, request: Request, request_id: str) -> Respon
 
 async def _infer(server: _Server, request: Request, request_id: str) -> Response:
     _check_model_name(server, request.path_params["name"])
-    result = await _serve(server, request, request_id, parse_infer)
+    parse = parse_infer
+    header_length = request.headers.get("inference-header-content-length")
+    if header_length is not None:  # the binary tensor data extension
+        if not header_length.isdigit():
+            raise MalformedRequest(
+                f"Inference-Header-Content-Length must be a number of bytes, "
+                f"got {header_length[:40]!r}",
+                details={"field": "Inference-Header-Content-Length"},
+            )
+        parse = partial(parse_infer, header_length=int(header_length))
+    result = await _serve(server, request, request_id, parse)
     answer_id = result.batch.request_id or request_id
     content = infer_response(
         server.runtime.model,
@@ -401,7 +412,9 @@ async def _openapi(server: _Server, request: Request, request_id: str) -> Respon
 
 
 async def _server_metadata(server: _Server, request: Request, request_id: str) -> Response:
-    return _json({"name": "mlrelease", "version": __version__, "extensions": []})
+    return _json(
+        {"name": "mlrelease", "version": __version__, "extensions": ["binary_tensor_data"]}
+    )
 
 
 async def _live(server: _Server, request: Request, request_id: str) -> Response:

@@ -12,24 +12,39 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlrelease.errors import RequestError
+from mlrelease.errors import MalformedRequest, RequestError
 from mlrelease.serving.oip import DATATYPE_FAMILY
 from mlrelease.serving.validation._cells import Where, _check_row_count, _column, _data_from_rows
 from mlrelease.serving.validation._json import _describe, _list, _load_object, _q
 from mlrelease.serving.validation._schema import NUMERIC_KINDS, Batch, InputSchema
-from mlrelease.serving.validation._tensor import _check_elements, _Tensor, _tensor
+from mlrelease.serving.validation._tensor import BinaryData, _check_elements, _Tensor, _tensor
 
 INFER_KEYS: Final = ("id", "parameters", "inputs", "outputs")
 _INFER_CHOICES: Final = ", ".join(repr(key) for key in INFER_KEYS)
 
 
-def parse_infer(body: bytes, schema: InputSchema, *, max_rows: int) -> Batch:
+def parse_infer(
+    body: bytes, schema: InputSchema, *, max_rows: int, header_length: int | None = None
+) -> Batch:
     """An Open Inference Protocol (v2) request, as KServe / Triton / MLServer clients send it.
 
     Two layouts: one tensor (any name) of shape ``[n, n_inputs]``; or one tensor
     per input, named as the schema's inputs, each of shape ``[n]`` or ``[n, 1]``.
     ``parameters`` and ``outputs`` are checked for shape and otherwise ignored.
+    ``header_length`` (the ``Inference-Header-Content-Length`` header) splits the
+    body into its JSON part and the binary data of tensors that send
+    ``parameters.binary_data_size`` instead of ``data``.
     """
+    binary: BinaryData | None = None
+    if header_length is not None:
+        if not 0 <= header_length <= len(body):
+            raise MalformedRequest(
+                f"Inference-Header-Content-Length is {header_length}, but the body has "
+                f"{len(body)} bytes; it must be the length of the JSON part of the body",
+                details={"field": "Inference-Header-Content-Length"},
+            )
+        binary = BinaryData(body[header_length:])
+        body = body[:header_length]
     doc = _load_object(body)
     for key in doc:
         if key not in INFER_KEYS:
@@ -60,7 +75,9 @@ def parse_infer(body: bytes, schema: InputSchema, *, max_rows: int) -> Batch:
             f"inputs: expected a non-empty list of tensors, got {_describe(inputs)}",
             details={"field": "inputs"},
         )
-    tensors = [_tensor(t, raw) for t, raw in enumerate(inputs)]
+    tensors = [_tensor(t, raw, binary) for t, raw in enumerate(inputs)]
+    if binary is not None:
+        binary.check_used()
     if len(tensors) == 1 and len(schema.names) > 1:
         frame, n = _one_tensor(tensors[0], schema, max_rows)
     else:

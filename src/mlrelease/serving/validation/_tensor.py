@@ -1,7 +1,10 @@
 """One Open Inference Protocol input tensor: reading it and checking its data.
 
 ``_tensor`` checks a raw ``{name, shape, datatype, data}`` object and flattens
-its data; ``_check_elements`` refuses the first value its datatype cannot carry.
+its data, or reads it from the binary part of the body (the binary tensor data
+extension: ``parameters.binary_data_size`` bytes, row-major, little-endian, BYTES
+elements each a 4-byte length and that many bytes); ``_check_elements`` refuses
+the first value its datatype cannot carry.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Final
 
-from mlrelease.errors import RequestError
+import numpy as np
+
+from mlrelease.errors import MalformedRequest, RequestError
 from mlrelease.serving.oip import DATATYPE_FAMILY, DATATYPE_RANGE
 from mlrelease.serving.validation._cells import _NUMBER
 from mlrelease.serving.validation._json import _describe, _q
@@ -26,6 +31,51 @@ _FAMILY_TAKES: Final = {
     "bool": "true/false",
     "bytes": "strings",
 }
+
+
+# Datatype -> numpy dtype of its binary data (BYTES is read element by element).
+_BINARY_DTYPE: Final = {
+    "BOOL": "?",
+    "UINT8": "u1",
+    "UINT16": "<u2",
+    "UINT32": "<u4",
+    "UINT64": "<u8",
+    "INT8": "i1",
+    "INT16": "<i2",
+    "INT32": "<i4",
+    "INT64": "<i8",
+    "FP16": "<f2",
+    "FP32": "<f4",
+    "FP64": "<f8",
+}
+
+
+class BinaryData:
+    """The body's bytes after the JSON header, handed out to tensors in input order."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._offset = 0
+
+    def take(self, size: int, label: str, field: str) -> memoryview:
+        if self._offset + size > len(self._data):
+            raise MalformedRequest(
+                f"{label}: binary_data_size {size}, but only {len(self._data) - self._offset} "
+                "bytes of binary data are left after the earlier tensors",
+                details={"field": field, "key": "parameters.binary_data_size"},
+            )
+        chunk = self._data[self._offset : self._offset + size]
+        self._offset += size
+        return chunk
+
+    def check_used(self) -> None:
+        left = len(self._data) - self._offset
+        if left:
+            raise MalformedRequest(
+                f"{left} bytes of binary data follow the last tensor; the inputs' "
+                "binary_data_size values must add up to the bytes after the JSON header",
+                details={"field": "inputs", "unused_bytes": left},
+            )
 
 
 @dataclass(frozen=True)
@@ -48,7 +98,7 @@ class _Tensor:
         )
 
 
-def _tensor(t: int, raw: Any) -> _Tensor:
+def _tensor(t: int, raw: Any, binary: BinaryData | None = None) -> _Tensor:
     field = f"inputs[{t}]"
     if type(raw) is not dict:
         raise RequestError(
@@ -89,9 +139,19 @@ def _tensor(t: int, raw: Any) -> _Tensor:
             f"{label}: 'parameters' must be an object, got {_describe(raw['parameters'])}",
             details={**details, "key": "parameters"},
         )
+    size_sent = raw.get("parameters", {}).get("binary_data_size")
+    if size_sent is not None:
+        if "data" in raw:
+            raise RequestError(
+                f"{label}: both 'data' and parameters.binary_data_size; send one of them",
+                details={**details, "key": "data"},
+            )
+        flat, types = _binary_values(binary, size_sent, datatype, label, details)
+        return _sized(t, name, shape, datatype, flat, types, label, details)
     if "data" not in raw:
         raise RequestError(
-            f"{label}: no 'data'; send the values as JSON (binary tensor data is not supported)",
+            f"{label}: no 'data'; send the values as JSON 'data', or as binary data "
+            "(parameters.binary_data_size and the Inference-Header-Content-Length header)",
             details={**details, "key": "data"},
         )
     data = raw["data"]
@@ -101,6 +161,19 @@ def _tensor(t: int, raw: Any) -> _Tensor:
             details={**details, "key": "data"},
         )
     flat, types = _flatten(data)
+    return _sized(t, name, shape, datatype, flat, types, label, details)
+
+
+def _sized(
+    t: int,
+    name: str,
+    shape: list[int],
+    datatype: str,
+    flat: list[Any],
+    types: set[type],
+    label: str,
+    details: dict[str, Any],
+) -> _Tensor:
     size = math.prod(shape)
     if size != len(flat):
         raise RequestError(
@@ -108,6 +181,72 @@ def _tensor(t: int, raw: Any) -> _Tensor:
             details={**details, "key": "data", "shape": shape, "values": len(flat)},
         )
     return _Tensor(t, name, shape, datatype, flat, types)
+
+
+def _binary_values(
+    binary: BinaryData | None, size: Any, datatype: str, label: str, details: dict[str, Any]
+) -> tuple[list[Any], set[type]]:
+    """The tensor's values from its ``size`` bytes of the body's binary part."""
+    key = {**details, "key": "parameters.binary_data_size"}
+    if binary is None:
+        raise MalformedRequest(
+            f"{label}: parameters.binary_data_size needs the Inference-Header-Content-Length "
+            "header (the length of the JSON part of the body)",
+            details=key,
+        )
+    if type(size) is not int or size < 0:
+        raise RequestError(
+            f"{label}: parameters.binary_data_size must be a non-negative integer, "
+            f"got {_describe(size)}",
+            details=key,
+        )
+    chunk = binary.take(size, label, details["field"])
+    if datatype == "BYTES":
+        flat: list[Any] = _binary_strings(chunk, label, key)
+        return flat, set(map(type, flat))
+    dtype = np.dtype(_BINARY_DTYPE[datatype])
+    if size % dtype.itemsize:
+        raise RequestError(
+            f"{label}: binary_data_size {size} is not a whole number of {datatype} values "
+            f"({dtype.itemsize} bytes each)",
+            details=key,
+        )
+    values = np.frombuffer(chunk, dtype=np.uint8 if datatype == "BOOL" else dtype)
+    if datatype == "BOOL":
+        if values.size and values.max() > 1:
+            raise RequestError(
+                f"{label}: BOOL binary data holds bytes other than 0 and 1", details=key
+            )
+        values = values.astype(bool)
+    flat = values.tolist()
+    return flat, ({type(flat[0])} if flat else set())
+
+
+def _binary_strings(chunk: memoryview, label: str, key: dict[str, Any]) -> list[str]:
+    """BYTES binary data: each element a 4-byte little-endian length and that many bytes."""
+    data = bytes(chunk)
+    values: list[str] = []
+    offset = 0
+    while offset < len(data):
+        if offset + 4 > len(data):
+            raise RequestError(
+                f"{label}: BYTES binary data ends inside a length prefix", details=key
+            )
+        length = int.from_bytes(data[offset : offset + 4], "little")
+        start, offset = offset + 4, offset + 4 + length
+        if offset > len(data):
+            raise RequestError(
+                f"{label}: BYTES element {len(values)} claims {length} bytes past the end "
+                "of the tensor's binary data",
+                details=key,
+            )
+        try:
+            values.append(data[start:offset].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise RequestError(
+                f"{label}: BYTES element {len(values)} is not UTF-8 text", details=key
+            ) from None
+    return values
 
 
 def _flatten(data: list[Any]) -> tuple[list[Any], set[type]]:
