@@ -307,12 +307,18 @@ def serving(
 
 
 def request(
-    port: int, method: str, path: str, body: bytes | None = None, *, timeout: float = 10.0
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    *,
+    timeout: float = 10.0,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        connection.request(method, path, body=body, headers=headers)
+        sent = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, path, body=body, headers={**sent, **(headers or {})})
         response = connection.getresponse()
         return response.status, response.read()
     finally:
@@ -573,6 +579,8 @@ class Bodies:
     instances_one: Path
     instances_batch: bytes
     batch: Any  # the 10,000 x 30 numpy array of ``instances_batch``
+    infer_batch: bytes  # the same rows as OIP binary tensor data (FP64)
+    infer_header_length: int  # the length of its JSON part
 
 
 def write_bodies(workdir: Path) -> Bodies:
@@ -587,7 +595,12 @@ def write_bodies(workdir: Path) -> Bodies:
     instances_one.write_text(json.dumps({"instances": [row]}))
     batch = X[np.arange(BATCH_ROWS) % len(X)]
     body = json.dumps({"instances": batch.tolist()}).encode()
-    return Bodies(mlflow_one, instances_one, body, batch)
+    binary = batch.astype("<f8").tobytes()
+    tensor = {"name": "input-0", "shape": list(batch.shape), "datatype": "FP64"}
+    header = json.dumps(
+        {"inputs": [{**tensor, "parameters": {"binary_data_size": len(binary)}}]}
+    ).encode()
+    return Bodies(mlflow_one, instances_one, body, batch, header + binary, len(header))
 
 
 # -- the targets ----------------------------------------------------------------------
@@ -713,21 +726,43 @@ def build_target(key: str, setup: Setup) -> Target:
     )
 
 
-def measure_batch(port: int, bodies: Bodies, *, deadline: Deadline) -> list[float]:
-    """Rows/s of one POST of 10,000 rows, client side; one warm-up, then 5 samples."""
+def measure_batch(port: int, bodies: Bodies, *, deadline: Deadline) -> dict[str, list[float]]:
+    """Rows/s of one POST of 10,000 rows, client side, as JSON to ``/predict`` and as OIP
+    binary tensor data to ``/v2/models/{name}/infer``; one warm-up, then 5 samples each."""
+    binary_headers = {
+        "Content-Type": "application/octet-stream",
+        "Inference-Header-Content-Length": str(bodies.infer_header_length),
+    }
+    return {
+        "json": _batch_samples(port, "/predict", bodies.instances_batch, {}, deadline),
+        "binary": _batch_samples(
+            port, f"/v2/models/{MODEL}/infer", bodies.infer_batch, binary_headers, deadline
+        ),
+    }
+
+
+def _batch_samples(
+    port: int, path: str, body: bytes, headers: Mapping[str, str], deadline: Deadline
+) -> list[float]:
     samples = []
     for attempt in range(BATCH_SAMPLES + 1):
         timeout = deadline.bound(120)
         started = time.perf_counter()
-        status, answer = request(port, "POST", "/predict", bodies.instances_batch, timeout=timeout)
+        status, answer = request(port, "POST", path, body, timeout=timeout, headers=headers)
         seconds = time.perf_counter() - started
         if status != 200:
-            raise SystemExit(f"batch POST gave {status}: {answer[:500]!r}")
-        if attempt == 0 and len(json.loads(answer)["predictions"]) != BATCH_ROWS:
-            raise SystemExit("batch POST did not answer one prediction per row")
+            raise SystemExit(f"batch POST to {path} gave {status}: {answer[:500]!r}")
+        if attempt == 0 and _answered_rows(json.loads(answer)) != BATCH_ROWS:
+            raise SystemExit(f"batch POST to {path} did not answer one prediction per row")
         if attempt > 0:
             samples.append(BATCH_ROWS / seconds)
     return samples
+
+
+def _answered_rows(answer: dict[str, Any]) -> int:
+    if "predictions" in answer:
+        return len(answer["predictions"])
+    return next(len(out["data"]) for out in answer["outputs"] if out["name"] == "predict")
 
 
 def measure_transport_floor(bodies: Bodies) -> list[float]:
@@ -785,10 +820,10 @@ def measure_in_process(bodies: Bodies) -> list[float]:
 
 def load_target(
     target: Target, setup: Setup, args: argparse.Namespace, deadline: Deadline
-) -> tuple[TargetResult, list[float]]:
+) -> tuple[TargetResult, dict[str, list[float]]]:
     """Start, check, warm up, load ``--repeat`` times, read notes, batch for (d); stop."""
     result = TargetResult(target.label)
-    batch: list[float] = []
+    batch: dict[str, list[float]] = {}
     _log(f"{target.label}: starting")
     with serving(
         target.label,
@@ -949,6 +984,11 @@ def format_notes(report: Mapping[str, Any]) -> list[str]:
             f"model.predict {batch['in_process']:,.0f} rows/s (medians of {BATCH_SAMPLES})"
         )
         lines.append(
+            f"the same rows as OIP binary tensor data (FP64) to (d)'s /v2/models/{MODEL}/infer: "
+            f"{batch['server_binary']:,.0f} rows/s = "
+            f"{batch['server_binary'] / batch['in_process']:.3f} of in-process"
+        )
+        lines.append(
             f"transport floor: the same rows as raw float64 over a loopback socket and back, "
             f"{batch['transport_floor']:,.0f} rows/s = "
             f"{batch['transport_floor'] / batch['in_process']:.2f} of in-process"
@@ -1053,21 +1093,23 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         workdir = Path(scratch)
         setup, versions = prepare(workdir, keys, pythons, args, deadline)
         targets: dict[str, dict[str, Any]] = {}
-        batch_samples: list[float] = []
+        batch_samples: dict[str, list[float]] = {}
         for key in keys:
-            result, rows_per_s = load_target(build_target(key, setup), setup, args, deadline)
+            result, batch_rows_per_s = load_target(build_target(key, setup), setup, args, deadline)
             targets[key] = result.summary()
-            batch_samples = batch_samples or rows_per_s
+            batch_samples = batch_samples or batch_rows_per_s
         batch: dict[str, Any] | None = None
         if batch_samples:
             in_process = measure_in_process(setup.bodies)
             transport = measure_transport_floor(setup.bodies)
             batch = {
-                "server": statistics.median(batch_samples),
+                "server": statistics.median(batch_samples["json"]),
+                "server_binary": statistics.median(batch_samples["binary"]),
                 "in_process": statistics.median(in_process),
                 "transport_floor": statistics.median(transport),
                 "samples": {
-                    "server": batch_samples,
+                    "server": batch_samples["json"],
+                    "server_binary": batch_samples["binary"],
                     "in_process": in_process,
                     "transport_floor": transport,
                 },

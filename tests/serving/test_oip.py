@@ -497,12 +497,15 @@ def test_binary_matrix_equals_the_same_rows_as_json(dtype: str) -> None:
 def test_binary_and_json_tensors_mix_in_one_request() -> None:
     tensors = [
         ({"name": "age", "shape": [2], "datatype": "INT64"}, np.array([41, 7], "<i8").tobytes()),
+        (
+            {"name": "income", "shape": [2, 1], "datatype": "FP32"},
+            np.array([52000.5, 0], "<f4").tobytes(),
+        ),
         ({"name": "smoker", "shape": [2], "datatype": "BOOL"}, bytes([1, 0])),
-        ({"name": "city", "shape": [2], "datatype": "BYTES"}, strings("Lyon", "Paris")),
     ]
     body, header = binary_body(tensors)
     doc = orjson.loads(body[:header])
-    doc["inputs"].insert(1, MIXED_TENSORS[1])  # income as JSON data
+    doc["inputs"].append(MIXED_TENSORS[3])  # city as JSON data
     header_bytes = orjson.dumps(doc)
     binary = body[header:]
     batch = parse_infer(header_bytes + binary, MIXED, max_rows=10, header_length=len(header_bytes))

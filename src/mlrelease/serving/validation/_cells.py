@@ -132,9 +132,7 @@ def _numeric_matrix(
         if (
             arr is not None
             and arr.shape == (n, k)
-            and bool(np.isfinite(arr).all())
-            and _whole(arr[:, cols["int"]])
-            and _zero_one(arr[:, cols["bool"]])
+            and _fits_schema(arr, schema)
             and (bool not in types or not _bool_outside(rows, cols["not_bool"]))
         ):
             return arr
@@ -148,6 +146,17 @@ def _numeric_matrix(
             except _Bad as bad:
                 raise _refuse(where, i, j, bad) from None
     return out
+
+
+def _fits_schema(matrix: npt.NDArray[np.float64], schema: InputSchema) -> bool:
+    """The vectorised check of a numeric schema's (n, k) float64 rows: all finite, whole
+    numbers in int columns, 0/1 in bool columns. False sends the caller to the slow walk."""
+    cols = schema._columns_of
+    return (
+        bool(np.isfinite(matrix).all())
+        and _whole(matrix[:, cols["int"]])
+        and _zero_one(matrix[:, cols["bool"]])
+    )
 
 
 def _whole(block: npt.NDArray[np.float64]) -> bool:

@@ -14,7 +14,13 @@ import pandas as pd
 
 from mlrelease.errors import MalformedRequest, RequestError
 from mlrelease.serving.oip import DATATYPE_FAMILY
-from mlrelease.serving.validation._cells import Where, _check_row_count, _column, _data_from_rows
+from mlrelease.serving.validation._cells import (
+    Where,
+    _check_row_count,
+    _column,
+    _data_from_rows,
+    _fits_schema,
+)
 from mlrelease.serving.validation._json import _describe, _list, _load_object, _q
 from mlrelease.serving.validation._schema import NUMERIC_KINDS, Batch, InputSchema
 from mlrelease.serving.validation._tensor import BinaryData, _check_elements, _Tensor, _tensor
@@ -143,6 +149,11 @@ def _one_tensor(tensor: _Tensor, schema: InputSchema, max_rows: int) -> tuple[_D
             )
     _check_elements(tensor, schema, k)
     flat = tensor.data
+    if isinstance(flat, np.ndarray):  # binary floats: no Python values unless a check fails
+        matrix = flat.astype(np.float64).reshape(n, k)
+        if schema.numeric and _fits_schema(matrix, schema):
+            return matrix, n
+        flat = flat.tolist()
     rows = [flat[i * k : (i + 1) * k] for i in range(n)]
 
     def where(i: int, j: int) -> tuple[str, dict[str, Any]]:
@@ -206,9 +217,8 @@ def _tensor_per_input(
                 column=name,
             )
         _check_elements(tensor, schema, None)
-        column = _column(
-            tensor.data, kind, not schema.numeric, _at_tensor(tensor, name), tensor.types
-        )
+        data = tensor.data.tolist() if isinstance(tensor.data, np.ndarray) else tensor.data
+        column = _column(data, kind, not schema.numeric, _at_tensor(tensor, name), tensor.types)
         arrays.append(column)
     if schema.numeric:
         return np.column_stack(arrays).astype(np.float64, copy=False), n

@@ -78,13 +78,17 @@ class BinaryData:
             )
 
 
+# A tensor's values, flattened: a list, or an array for binary floats.
+_Flat = list[Any] | np.ndarray[Any, Any]
+
+
 @dataclass(frozen=True)
 class _Tensor:
     index: int
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]  # flattened
+    data: _Flat
     types: set[type]  # of the values in data
 
     @property
@@ -169,7 +173,7 @@ def _sized(
     name: str,
     shape: list[int],
     datatype: str,
-    flat: list[Any],
+    flat: _Flat,
     types: set[type],
     label: str,
     details: dict[str, Any],
@@ -185,7 +189,7 @@ def _sized(
 
 def _binary_values(
     binary: BinaryData | None, size: Any, datatype: str, label: str, details: dict[str, Any]
-) -> tuple[list[Any], set[type]]:
+) -> tuple[_Flat, set[type]]:
     """The tensor's values from its ``size`` bytes of the body's binary part."""
     key = {**details, "key": "parameters.binary_data_size"}
     if binary is None:
@@ -212,6 +216,8 @@ def _binary_values(
             details=key,
         )
     values = np.frombuffer(chunk, dtype=np.uint8 if datatype == "BOOL" else dtype)
+    if DATATYPE_FAMILY[datatype] == "float":  # checked as an array: see _one_tensor
+        return values, ({float} if values.size else set())
     if datatype == "BOOL":
         if values.size and values.max() > 1:
             raise RequestError(
