@@ -598,7 +598,10 @@ def write_bodies(workdir: Path) -> Bodies:
     binary = batch.astype("<f8").tobytes()
     tensor = {"name": "input-0", "shape": list(batch.shape), "datatype": "FP64"}
     header = json.dumps(
-        {"inputs": [{**tensor, "parameters": {"binary_data_size": len(binary)}}]}
+        {
+            "inputs": [{**tensor, "parameters": {"binary_data_size": len(binary)}}],
+            "parameters": {"binary_data_output": True},
+        }
     ).encode()
     return Bodies(mlflow_one, instances_one, body, batch, header + binary, len(header))
 
@@ -752,17 +755,22 @@ def _batch_samples(
         seconds = time.perf_counter() - started
         if status != 200:
             raise SystemExit(f"batch POST to {path} gave {status}: {answer[:500]!r}")
-        if attempt == 0 and _answered_rows(json.loads(answer)) != BATCH_ROWS:
+        if attempt == 0 and _answered_rows(answer, headers) != BATCH_ROWS:
             raise SystemExit(f"batch POST to {path} did not answer one prediction per row")
         if attempt > 0:
             samples.append(BATCH_ROWS / seconds)
     return samples
 
 
-def _answered_rows(answer: dict[str, Any]) -> int:
-    if "predictions" in answer:
-        return len(answer["predictions"])
-    return next(len(out["data"]) for out in answer["outputs"] if out["name"] == "predict")
+def _answered_rows(answer: bytes, headers: Mapping[str, str]) -> int:
+    """Predictions in a /predict answer, or in an infer answer's ``predict`` output
+    (JSON ``data``, or binary data of as many 8-byte labels)."""
+    if "Inference-Header-Content-Length" not in headers:
+        return len(json.loads(answer)["predictions"])
+    # The JSON part comes first (latin-1 maps every byte, so the binary rest decodes too).
+    outputs = json.JSONDecoder().raw_decode(answer.decode("latin-1"))[0]["outputs"]
+    predict = next(out for out in outputs if out["name"] == "predict")
+    return int(predict["parameters"]["binary_data_size"]) // 8
 
 
 def measure_transport_floor(bodies: Bodies) -> list[float]:
@@ -984,7 +992,8 @@ def format_notes(report: Mapping[str, Any]) -> list[str]:
             f"model.predict {batch['in_process']:,.0f} rows/s (medians of {BATCH_SAMPLES})"
         )
         lines.append(
-            f"the same rows as OIP binary tensor data (FP64) to (d)'s /v2/models/{MODEL}/infer: "
+            f"the same rows as OIP binary tensor data (FP64 in, binary outputs) to (d)'s "
+            f"/v2/models/{MODEL}/infer: "
             f"{batch['server_binary']:,.0f} rows/s = "
             f"{batch['server_binary'] / batch['in_process']:.3f} of in-process"
         )

@@ -112,6 +112,26 @@ def test_infer_takes_binary_tensor_data_as_triton_clients_send_it(
     )
     assert as_binary.status_code == 200, as_binary.text
     assert as_binary.json()["outputs"] == as_json.json()["outputs"]
+    ask = orjson.dumps(
+        {
+            "inputs": [{**tensor, "parameters": {"binary_data_size": rows.nbytes}}],
+            "parameters": {"binary_data_output": True},
+        }
+    )
+    binary_out = app.post(
+        f"/v2/models/{MODEL}/infer",
+        content=ask + rows.tobytes(),
+        headers={"inference-header-content-length": str(len(ask))},
+    )
+    assert binary_out.status_code == 200, binary_out.text
+    length = int(binary_out.headers["inference-header-content-length"])
+    outputs = orjson.loads(binary_out.content[:length])["outputs"]
+    assert [out["name"] for out in outputs] == ["predict", "predict_proba"]
+    data = binary_out.content[length:]
+    predict_size = outputs[0]["parameters"]["binary_data_size"]
+    predicted = np.frombuffer(data[:predict_size], dtype="<i8").tolist()
+    assert predicted == as_json.json()["outputs"][0]["data"]
+    assert len(data) == predict_size + outputs[1]["parameters"]["binary_data_size"]
     bad = app.post(
         f"/v2/models/{MODEL}/infer",
         content=header + rows.tobytes(),

@@ -335,7 +335,7 @@ def test_metadata_describes_what_parse_infer_takes() -> None:
 
 
 def test_infer_response_classifier() -> None:
-    body = infer_response(
+    body, _ = infer_response(
         "cancer", 3, "req-1", np.array([0, 1, 1]), np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
     )
     assert body == orjson.loads(orjson.dumps(body))
@@ -363,7 +363,7 @@ def test_infer_response_classifier() -> None:
     ],
 )
 def test_infer_response_datatypes(predictions: np.ndarray, datatype: str, data: list[Any]) -> None:
-    body = infer_response("m", 1, "r", predictions, None)
+    body, _ = infer_response("m", 1, "r", predictions, None)
     assert body["outputs"] == [
         {"name": "predict", "shape": [2], "datatype": datatype, "data": data}
     ]
@@ -557,3 +557,35 @@ def test_binary_nan_and_bad_text_are_refused_like_json_values() -> None:
     assert "BYTES element 0 is not UTF-8 text" in binary_refused(body, header, TEXT).message
     body, header = binary_body([(city, strings("Lyon")), (plan, b"\x09\x00\x00\x00ab")])
     assert "claims 9 bytes past the end" in binary_refused(body, header, TEXT).message
+
+
+def test_binary_outputs_are_asked_for_all_or_by_name() -> None:
+    tensor = {"name": "input-0", "shape": [3, 30], "datatype": "FP64", "data": ROWS}
+    everything = infer({"inputs": [tensor], "parameters": {"binary_data_output": True}})
+    assert everything.binary_outputs == {"predict", "predict_proba"}
+    named = infer(
+        {
+            "inputs": [tensor],
+            "outputs": [{"name": "predict_proba", "parameters": {"binary_data": True}}],
+        }
+    )
+    assert named.binary_outputs == {"predict_proba"}
+    assert infer({"inputs": [tensor]}).binary_outputs == frozenset()
+
+
+def test_binary_outputs_hold_the_values_json_would() -> None:
+    labels = np.array(["yes", "no", "yes"], dtype=object)
+    proba = np.array([[0.25, 0.75], [0.5, 0.5], [1.0, 0.0]])
+    as_json, nothing = infer_response("m", 1, "r", labels, proba)
+    content, binary = infer_response(
+        "m", 1, "r", labels, proba, binary=frozenset({"predict", "predict_proba"})
+    )
+    assert nothing == b""
+    label_output, proba_output = content["outputs"]
+    assert "data" not in label_output and label_output["datatype"] == "BYTES"
+    label_size = label_output["parameters"]["binary_data_size"]
+    assert binary[:label_size] == strings("yes", "no", "yes")
+    values = np.frombuffer(binary[label_size:], dtype="<f8")
+    assert proba_output["parameters"]["binary_data_size"] == values.nbytes
+    assert len(binary) == label_size + values.nbytes
+    assert values.tolist() == as_json["outputs"][1]["data"]

@@ -297,14 +297,20 @@ async def _infer(server: _Server, request: Request, request_id: str) -> Response
         parse = partial(parse_infer, header_length=int(header_length))
     result = await _serve(server, request, request_id, parse)
     answer_id = result.batch.request_id or request_id
-    content = infer_response(
+    content, binary = infer_response(
         server.runtime.model,
         result.served.version,
         answer_id,
         result.prediction.labels,
         result.prediction.proba,
+        binary=result.batch.binary_outputs,
     )
-    response = _json(content)
+    if binary:  # the binary tensor data extension: the JSON part, then the outputs' bytes
+        header = orjson.dumps(content)
+        response = Response(header + binary, media_type="application/octet-stream")
+        response.headers["inference-header-content-length"] = str(len(header))
+    else:
+        response = _json(content)
     response.headers["x-model-version"] = str(result.served.version)
     return response
 

@@ -72,7 +72,12 @@ _NUMPY_DATATYPE: Final[dict[str, str]] = {
     "f8": "FP64",
 }
 
+# Datatype -> the numpy dtype of its binary data: little-endian, BOOL one byte (0 or 1).
+# BYTES is not here: each element is a 4-byte little-endian length and that many bytes.
+BINARY_DTYPE: Final = {datatype: np.dtype("<" + code) for code, datatype in _NUMPY_DATATYPE.items()}
+
 SINGLE_INPUT_NAME: Final = "input-0"
+OUTPUT_NAMES: Final = frozenset({"predict", "predict_proba"})
 
 
 def datatype_of(dtype: np.dtype[Any]) -> str:
@@ -141,33 +146,62 @@ def infer_response(
     request_id: str,
     predictions: np.ndarray[Any, Any],
     proba: np.ndarray[Any, Any] | None,
-) -> dict[str, Any]:
-    """``POST /v2/models/{name}/infer`` answer: ``predict`` and, given, ``predict_proba``."""
-    outputs = [_output("predict", np.asarray(predictions))]
+    *,
+    binary: frozenset[str] = frozenset(),
+) -> tuple[dict[str, Any], bytes]:
+    """``POST /v2/models/{name}/infer`` answer: ``predict`` and, given, ``predict_proba``.
+
+    Outputs named in ``binary`` carry ``parameters.binary_data_size`` instead of
+    ``data``; their bytes, in output order, are the second item (the binary tensor data
+    extension: row-major, little-endian, BYTES elements each a 4-byte length first).
+    """
+    answers = [("predict", np.asarray(predictions))]
     if proba is not None:
-        outputs.append(_output("predict_proba", np.asarray(proba, dtype=np.float64)))
-    return {
+        answers.append(("predict_proba", np.asarray(proba, dtype=np.float64)))
+    outputs, chunks = [], []
+    for output_name, values in answers:
+        output, chunk = _output(output_name, values, binary=output_name in binary)
+        outputs.append(output)
+        chunks.append(chunk)
+    content = {
         "model_name": name,
         "model_version": str(version),
         "id": request_id,
         "outputs": outputs,
     }
+    return content, b"".join(chunks)
 
 
-def _output(name: str, values: np.ndarray[Any, Any]) -> dict[str, Any]:
+def _output(
+    name: str, values: np.ndarray[Any, Any], *, binary: bool
+) -> tuple[dict[str, Any], bytes]:
+    """One output, and its binary data (empty unless ``binary``)."""
     if values.dtype.kind == "f" and values.dtype.itemsize > 8:
         values = values.astype(np.float64)  # long double has no OIP datatype
     shape = [int(d) for d in values.shape]
     flat = values.ravel()
     datatype = datatype_of(values.dtype)
-    data: list[Any]
+    data: Any
     if values.dtype.kind in "biuf":
-        data = flat.tolist()
+        data = flat
     elif values.dtype.kind == "O":
         datatype, data = _objects(flat.tolist())
     else:  # str, bytes, datetime, timedelta, complex, void
         data = [_text(item) for item in flat.tolist()]
-    return {"name": name, "shape": shape, "datatype": datatype, "data": data}
+    output: dict[str, Any] = {"name": name, "shape": shape, "datatype": datatype}
+    if binary:
+        chunk = _binary(data, datatype)
+        output["parameters"] = {"binary_data_size": len(chunk)}
+        return output, chunk
+    output["data"] = data.tolist() if isinstance(data, np.ndarray) else data
+    return output, b""
+
+
+def _binary(data: Any, datatype: str) -> bytes:
+    if datatype == "BYTES":
+        encoded = [str(item).encode() for item in data]
+        return b"".join(len(item).to_bytes(4, "little") + item for item in encoded)
+    return np.ascontiguousarray(data, dtype=BINARY_DTYPE[datatype]).tobytes()
 
 
 def _objects(items: list[Any]) -> tuple[str, list[Any]]:

@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from mlrelease.errors import MalformedRequest, RequestError
-from mlrelease.serving.oip import DATATYPE_FAMILY
+from mlrelease.serving.oip import DATATYPE_FAMILY, OUTPUT_NAMES
 from mlrelease.serving.validation._cells import (
     Where,
     _check_row_count,
@@ -88,7 +88,25 @@ def parse_infer(
         frame, n = _one_tensor(tensors[0], schema, max_rows)
     else:
         frame, n = _tensor_per_input(tensors, schema, max_rows)
-    return Batch(data=frame, rows=n, request_id=request_id, columns=schema.columns)
+    return Batch(
+        data=frame,
+        rows=n,
+        request_id=request_id,
+        columns=schema.columns,
+        binary_outputs=_binary_outputs(doc),
+    )
+
+
+def _binary_outputs(doc: dict[str, Any]) -> frozenset[str]:
+    """Outputs the client wants as binary data: every one (``parameters.binary_data_output``)
+    or those it names with ``parameters.binary_data`` (the binary tensor data extension)."""
+    if doc.get("parameters", {}).get("binary_data_output") is True:
+        return OUTPUT_NAMES
+    return frozenset(
+        out["name"]
+        for out in doc.get("outputs") or ()
+        if type(out.get("parameters")) is dict and out["parameters"].get("binary_data") is True
+    )
 
 
 def _check_outputs(outputs: Any) -> None:

@@ -115,6 +115,7 @@ class Batch:
     rows: int
     request_id: str | None  # the OIP "id", if the client sent one
     columns: pd.Index
+    binary_outputs: frozenset[str] = frozenset()  # OIP outputs to answer as binary data
 
     @cached_property
     def frame(self) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from typing import Any, Final
 import numpy as np
 
 from mlrelease.errors import MalformedRequest, RequestError
-from mlrelease.serving.oip import DATATYPE_FAMILY, DATATYPE_RANGE
+from mlrelease.serving.oip import BINARY_DTYPE, DATATYPE_FAMILY, DATATYPE_RANGE
 from mlrelease.serving.validation._cells import _NUMBER
 from mlrelease.serving.validation._json import _describe, _q
 from mlrelease.serving.validation._schema import InputSchema
@@ -30,23 +30,6 @@ _FAMILY_TAKES: Final = {
     "int": "whole numbers",
     "bool": "true/false",
     "bytes": "strings",
-}
-
-
-# Datatype -> numpy dtype of its binary data (BYTES is read element by element).
-_BINARY_DTYPE: Final = {
-    "BOOL": "?",
-    "UINT8": "u1",
-    "UINT16": "<u2",
-    "UINT32": "<u4",
-    "UINT64": "<u8",
-    "INT8": "i1",
-    "INT16": "<i2",
-    "INT32": "<i4",
-    "INT64": "<i8",
-    "FP16": "<f2",
-    "FP32": "<f4",
-    "FP64": "<f8",
 }
 
 
@@ -208,7 +191,7 @@ def _binary_values(
     if datatype == "BYTES":
         flat: list[Any] = _binary_strings(chunk, label, key)
         return flat, set(map(type, flat))
-    dtype = np.dtype(_BINARY_DTYPE[datatype])
+    dtype = BINARY_DTYPE[datatype]
     if size % dtype.itemsize:
         raise RequestError(
             f"{label}: binary_data_size {size} is not a whole number of {datatype} values "
