@@ -347,42 +347,44 @@ def _log(
     prediction: Prediction,
     seconds: float,
 ) -> None:
-    if server.predlog is None:
-        return
-    server.predlog.append(
-        ServedRequest(
-            request_id,
-            time.time(),
-            server.runtime.model,
-            server.runtime.environment,
-            served.version,
-            role,
-            200,
-            seconds * 1000.0,
-            batch.data,  # the float64 matrix, or the frame (the writer makes it records)
-            prediction.labels,
-            prediction.proba,
-        )
-    )
+    # The float64 matrix, or the frame: the log's writer turns it into records.
+    inputs, labels, proba = batch.data, prediction.labels, prediction.proba
+    _append(server, request_id, served, role, 200, seconds, inputs, labels, proba)
 
 
 def _log_failure(
     server: _Server, request_id: str, served: ServedVersion, role: str, status: int, seconds: float
 ) -> None:
+    _append(server, request_id, served, role, status, seconds)
+
+
+def _append(
+    server: _Server,
+    request_id: str,
+    served: ServedVersion,
+    role: str,
+    status: int,
+    seconds: float,
+    inputs: Any = None,
+    labels: Any = None,
+    proba: Any = None,
+) -> None:
     if server.predlog is None:
         return
+    model, environment = server.runtime.model, server.runtime.environment
     server.predlog.append(
         ServedRequest(
             request_id,
             time.time(),
-            server.runtime.model,
-            server.runtime.environment,
+            model,
+            environment,
             served.version,
             role,
             status,
             seconds * 1000.0,
-            inputs=None,
-            labels=None,
+            inputs,
+            labels,
+            proba,
         )
     )
 
