@@ -49,7 +49,7 @@ def parse_infer(
                 f"{len(body)} bytes; it must be the length of the JSON part of the body",
                 details={"field": "Inference-Header-Content-Length"},
             )
-        binary = BinaryData(body[header_length:])
+        binary = BinaryData(memoryview(body)[header_length:])  # no copy of the tensors
         body = body[:header_length]
     doc = _load_object(body)
     for key in doc:

@@ -36,7 +36,7 @@ _FAMILY_TAKES: Final = {
 class BinaryData:
     """The body's bytes after the JSON header, handed out to tensors in input order."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | memoryview) -> None:
         self._data = memoryview(data)
         self._offset = 0
 
