@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -130,31 +129,43 @@ async def drive(app: App, body: bytes, requests: int) -> float:
 
 
 def children_cpu() -> float:
-    """CPU seconds of this process's children that have exited (the log's writer
-    process, once the log is closed)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds spent so far by this process's running children (the log's writer
+    process), read from /proc: counted from after the warm-up, not from their start,
+    whose imports would otherwise count as the cost of the first few thousand rows."""
+    ticks = 0
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if fields[1] == me:  # ppid; then utime and stime are fields 14 and 15 of stat
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(project: Path, body: bytes, rounds: int, requests: int) -> dict[str, Any]:
     os.chdir(project)  # the project's relative store paths
     apps = {variant: build(variant, project) for variant in VARIANTS}
-    writer_before = children_cpu()
     lifespans = {variant: Lifespan(app) for variant, app in apps.items()}
     for lifespan in lifespans.values():
         await lifespan.start()
     for app in apps.values():
-        await drive(app, body, CALLERS * 20)  # warm-up
+        await drive(app, body, CALLERS * 20)  # warm-up; (e)'s writer process starts
+    await asyncio.sleep(1.0)  # the warm-up's rows are written
+    writer_before = children_cpu()
     samples: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     for _ in range(rounds):
         for variant, app in apps.items():
             samples[variant].append(await drive(app, body, requests))
+    await asyncio.sleep(1.0)  # the last rows are written
+    writer_cpu = children_cpu() - writer_before
     for lifespan in lifespans.values():
-        await lifespan.stop()  # the log is flushed and its writer process has exited
-    logged_rows = (20 + rounds * (requests // CALLERS)) * CALLERS
+        await lifespan.stop()
+    logged_rows = rounds * (requests // CALLERS) * CALLERS
     return {
         "samples_us": {v: [s * 1e6 for s in values] for v, values in samples.items()},
-        "writer_us_per_row": (children_cpu() - writer_before) / logged_rows * 1e6,
+        "writer_us_per_row": writer_cpu / logged_rows * 1e6,
     }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mlrelease.serving.logwriter import WriterProcess
-from mlrelease.serving.predlog import PredictionLog
+from mlrelease.serving.predlog import PredictionLog, encode_batch
 from mlrelease.store import Store
 
 from .test_predlog import served
@@ -94,7 +94,7 @@ def test_a_database_error_in_the_process_is_returned_not_raised(tmp_path: Path) 
     empty = tmp_path / "empty.db"  # a database without the schema
     writer = WriterProcess(f"sqlite:///{empty}", retries=0, retry_backoff=0)
     try:
-        error = writer.write([served("r").plain()])
+        error = writer.write(encode_batch([served("r")]))
         assert error is not None and "no such table: predictions" in str(error)
     finally:
         writer.close(timeout=WAIT)

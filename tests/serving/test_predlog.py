@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,17 @@ import pytest
 from sqlalchemy import func, select, text
 
 from mlrelease.errors import ConfigError
-from mlrelease.serving.predlog import PredictionLog, ServedRequest, is_sampled, new_request_id
+from mlrelease.serving.predlog import (
+    PredictionLog,
+    ServedRequest,
+    _input_texts,
+    _json_text,
+    _sqlite_timestamp,
+    decode_batch,
+    encode_batch,
+    is_sampled,
+    new_request_id,
+)
 from mlrelease.store import Store, tables
 
 WAIT = 20.0  # seconds: the bound on every wait; never reached when things work
@@ -295,3 +306,55 @@ def test_a_request_whose_rows_do_not_line_up_fails_its_batch_only(
     assert log.append(served("fine"))
     assert log.flush(timeout=WAIT)
     assert log.written == 1 and count_rows(store) == 1
+
+
+@pytest.mark.parametrize(
+    "matrix",
+    [
+        np.array([[17.99, 10.38, 1e16], [-0.0, 5e-324, 123.456]]),
+        np.array([[1.5, np.nan]], dtype=np.float32),  # NaN is stored as null
+        np.arange(12.0).reshape(3, 4)[:, ::2],  # not contiguous
+        np.empty((2, 0)),
+        np.empty((0, 3)),
+    ],
+    ids=["float64", "float32", "strided", "no-columns", "no-rows"],
+)
+def test_a_matrix_rows_texts_are_what_json_makes_of_each_row(matrix: np.ndarray) -> None:
+    expected = [_json_text({"features": row.tolist()}) for row in matrix]
+    assert _input_texts(matrix) == expected
+
+
+def test_timestamps_are_stored_as_their_utc_text() -> None:
+    for stamp in (0.0, 1_700_000_000.25, 1_700_000_000.9999996, 4_102_444_799.000001):
+        as_datetime = datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None)
+        assert _sqlite_timestamp(stamp) == as_datetime.isoformat(sep=" ", timespec="microseconds")
+
+
+def test_a_batch_crosses_to_the_writer_process_unchanged() -> None:
+    records = [{"age": 41.0, "plan": "pro"}]
+    requests = [
+        served("matrix", 3),
+        served("records")._replace(inputs=records, labels=["yes"], proba=None),
+        served("frame")._replace(inputs=pd.DataFrame(records)),
+        served("failed")._replace(status=500, inputs=None, labels=None, proba=None),
+        served("float32")._replace(inputs=np.ones((1, 2), dtype=np.float32)),
+        served("strided", 2)._replace(inputs=np.arange(8.0).reshape(2, 4)[:, ::2]),
+    ]
+    frame = b"".join(encode_batch(requests))
+    decoded = decode_batch(frame)
+    assert [request.request_id for request in decoded] == [r.request_id for r in requests]
+    for sent, received in zip(requests, decoded, strict=True):
+        assert received.labels == (None if sent.labels is None else _plain(sent.labels))
+        assert _plain(received.inputs) == _plain(sent.inputs)
+        assert received.proba == (None if sent.proba is None else _plain(sent.proba))
+    matrices = [request.inputs for request in decoded if isinstance(request.inputs, np.ndarray)]
+    assert [m.shape for m in matrices] == [(3, 2), (2, 2)]  # the float64 ones, sent as bytes
+    assert all(m.ctypes.data % 8 == 0 for m in matrices)
+    with pytest.raises(ValueError, match="8 bytes"):
+        decode_batch(frame + bytes(8))
+
+
+def _plain(values: object) -> object:
+    if isinstance(values, pd.DataFrame):
+        return values.to_dict("records")
+    return values.tolist() if isinstance(values, np.ndarray) else values

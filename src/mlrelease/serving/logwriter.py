@@ -4,21 +4,22 @@ A model server is bound by one interpreter lock. Turning served requests into ro
 and SQL parameters (timestamps, JSON text) and binding them costs tens of
 microseconds of that lock per row, on the same core that answers requests. With a
 writer process the server's writer thread only encodes each batch of
-:class:`~mlrelease.serving.predlog.ServedRequest` tuples once (orjson, numpy arrays
-included, in C) and hands it over a pipe; this process decodes it, builds the rows
-and inserts them, and answers each batch with an empty frame (written) or the
-error's text (not written), so the server's counters and ``flush()`` mean exactly
-what they mean with a writer thread.
+:class:`~mlrelease.serving.predlog.ServedRequest` tuples once (JSON, with the input
+matrices' bytes as they are: ``predlog.encode_batch``) and hands it over a pipe;
+this process decodes it, builds the rows and inserts them, and answers each batch
+with an empty frame (written) or the error's text (not written), so the server's
+counters and ``flush()`` mean exactly what they mean with a writer thread.
 
 Frames on both pipes are a 4-byte little-endian length and that many bytes. The
 first frame to this process is its settings; an empty frame, or the end of its
 input, stops it. It ignores SIGINT and SIGTERM: a Ctrl-C reaches the whole process
 group, and the server must be able to flush the last rows through it first.
-Nothing here is unpickled: frames are JSON.
+Nothing here is unpickled: frames are JSON and raw float64 numbers.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 import signal
@@ -47,16 +48,16 @@ class WriterProcess:
         )
         self._process: subprocess.Popen[bytes] | None = None
 
-    def write(self, requests: Sequence[tuple[Any, ...]]) -> Exception | None:
-        """Insert the rows of ``requests`` (``ServedRequest.plain()`` each) through the
-        process; None when they were written, else what went wrong (then none was)."""
+    def write(self, frame: Sequence[bytes | memoryview]) -> Exception | None:
+        """Insert the rows of a batch through the process, ``frame`` being its parts (see
+        ``predlog.encode_batch``); None when they were written, else what went wrong
+        (then none was)."""
         try:
-            payload = orjson.dumps(requests, default=json_fallback, option=JSON_OPTIONS)
             process = self._running()
             assert process.stdin is not None and process.stdout is not None
-            _send(process.stdin, payload)
+            _send(process.stdin, *frame)
             reply = _receive(process.stdout, timeout=_REPLY_TIMEOUT)
-        except (OSError, EOFError, TimeoutError, orjson.JSONEncodeError) as exc:
+        except (OSError, EOFError, TimeoutError) as exc:
             self._stop(kill=True)
             return StoreError(f"the prediction log's writer process failed: {exc}")
         return None if not reply else StoreError(reply.decode(errors="replace"))
@@ -100,9 +101,12 @@ class WriterProcess:
                 stream.close()
 
 
-def _send(stream: IO[bytes], payload: bytes) -> None:
-    stream.write(_LENGTH.pack(len(payload)))
-    stream.write(payload)
+def _send(stream: IO[bytes], *parts: bytes | memoryview) -> None:
+    """One frame: the parts' total length, then the parts."""
+    views = [memoryview(part) for part in parts]
+    stream.write(_LENGTH.pack(sum(view.nbytes for view in views)))
+    for view in views:
+        stream.write(view)
     stream.flush()
 
 
@@ -142,7 +146,7 @@ def json_fallback(value: Any) -> Any:
 
 def main() -> None:
     """Read settings, then batches, from stdin; answer each batch on stdout."""
-    from mlrelease.serving.predlog import ServedRequest, insert_requests
+    from mlrelease.serving.predlog import decode_batch, insert_requests
     from mlrelease.store import Store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -165,7 +169,7 @@ def main() -> None:
             if not payload:
                 return
             try:
-                batch = [ServedRequest(*fields) for fields in orjson.loads(payload)]
+                batch = decode_batch(payload)
             except Exception as exc:  # a frame that is not a list of requests: refuse it
                 error: Exception | None = exc
             else:
