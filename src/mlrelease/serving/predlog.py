@@ -238,7 +238,9 @@ class PredictionLog:
                 self._queue.append(request)
                 self._queued = queued + count
                 self._accepted += count
-                if queued == 0 or queued + count >= self._batch_size:
+                # Wake the writer when rows arrive in an empty queue, and when they
+                # make a full batch; not again for every row of a batch that waits.
+                if queued == 0 or queued < self._batch_size <= queued + count:
                     self._wake_writer.notify()
             return True
         except Exception:  # never let logging break serving: not a ServedRequest at all
