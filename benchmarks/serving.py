@@ -2,9 +2,10 @@
 
 One run, side by side, one model: scikit-learn's bundled breast-cancer data (30 features)
 and ``LogisticRegression(solver="liblinear", C=0.5)``. Every server is a child process on
-127.0.0.1 and a free port, started, checked with one request, loaded, and stopped one at a
-time. Targets, each loaded by ``wrk -t 2 -c 32 -d 15s --latency`` with single-row POSTs
-(the body comes from ``benchmarks/serving/post.lua``):
+127.0.0.1 and a free port; all are started and checked with one request first, then loaded
+in turns (one load each per round, ``--repeat`` rounds), so that the machine's drifts in
+speed hit every target alike. Targets, each loaded by ``wrk -t 2 -c 32 -d 15s --latency``
+with single-row POSTs (the body comes from ``benchmarks/serving/post.lua``):
 
 * (a) mlflow    -- ``mlflow models serve -m models:/... --env-manager local`` (MLflow's own
                    venv, its defaults), ``{"inputs": [[30 numbers]]}`` to ``/invocations``.
@@ -57,7 +58,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -826,40 +827,54 @@ def measure_in_process(bodies: Bodies) -> list[float]:
     return samples
 
 
-def load_target(
-    target: Target, setup: Setup, args: argparse.Namespace, deadline: Deadline
-) -> tuple[TargetResult, dict[str, list[float]]]:
-    """Start, check, warm up, load ``--repeat`` times, read notes, batch for (d); stop."""
-    result = TargetResult(target.label)
+def load_targets(
+    targets: Sequence[Target], setup: Setup, args: argparse.Namespace, deadline: Deadline
+) -> tuple[dict[str, TargetResult], dict[str, list[float]]]:
+    """Start and check every target, warm each up, then load them in turns, ``--repeat``
+    rounds of one load each, so that the machine's drifts in speed (10-30% here from one
+    load to the next) hit every target alike; read notes, batch for (d); stop them all."""
+    results = {target.key: TargetResult(target.label) for target in targets}
     batch: dict[str, list[float]] = {}
-    _log(f"{target.label}: starting")
-    with serving(
-        target.label,
-        target.command,
-        cwd=target.cwd,
-        env=target.env,
-        port=target.port,
-        ready_path=target.ready_path,
-        deadline=deadline,
-        start_timeout=args.start_timeout,
-    ) as server:
-        check_prediction(server, target.predict_path, target.body.read_bytes(), rows=1)
-        url = server.url(target.predict_path)
-        if args.warmup > 0:
-            run_wrk(url, target.body, seconds=args.warmup, deadline=deadline)
-        for repeat in range(args.repeat):
-            load = run_wrk(url, target.body, seconds=args.duration, deadline=deadline)
-            _log(
-                f"{target.label} [{repeat + 1}/{args.repeat}]: {load.requests_per_s:,.0f} req/s,"
-                f" p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, non-2xx {load.non_2xx}"
+    with ExitStack() as running:
+        servers: dict[str, Server] = {}
+        for target in targets:
+            _log(f"{target.label}: starting")
+            server = running.enter_context(
+                serving(
+                    target.label,
+                    target.command,
+                    cwd=target.cwd,
+                    env=target.env,
+                    port=target.port,
+                    ready_path=target.ready_path,
+                    deadline=deadline,
+                    start_timeout=args.start_timeout,
+                )
             )
-            result.loads.append(load)
-        if target.key in ("d", "e"):
-            result.notes = serving_notes(server.port)
-        if target.key == "d":
+            check_prediction(server, target.predict_path, target.body.read_bytes(), rows=1)
+            servers[target.key] = server
+        urls = {target.key: servers[target.key].url(target.predict_path) for target in targets}
+        if args.warmup > 0:
+            for target in targets:
+                run_wrk(urls[target.key], target.body, seconds=args.warmup, deadline=deadline)
+        for repeat in range(args.repeat):
+            for target in targets:
+                load = run_wrk(
+                    urls[target.key], target.body, seconds=args.duration, deadline=deadline
+                )
+                _log(
+                    f"{target.label} [{repeat + 1}/{args.repeat}]: {load.requests_per_s:,.0f}"
+                    f" req/s, p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms,"
+                    f" non-2xx {load.non_2xx}"
+                )
+                results[target.key].loads.append(load)
+        for key in ("d", "e"):
+            if key in servers:
+                results[key].notes = serving_notes(servers[key].port)
+        if "d" in servers:
             _log("(d): POST of 10,000 rows")
-            batch = measure_batch(server.port, setup.bodies, deadline=deadline)
-    return result, batch
+            batch = measure_batch(servers["d"].port, setup.bodies, deadline=deadline)
+    return results, batch
 
 
 def cold_start(
@@ -1101,12 +1116,10 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mlrelease-bench-serving-") as scratch:
         workdir = Path(scratch)
         setup, versions = prepare(workdir, keys, pythons, args, deadline)
-        targets: dict[str, dict[str, Any]] = {}
-        batch_samples: dict[str, list[float]] = {}
-        for key in keys:
-            result, batch_rows_per_s = load_target(build_target(key, setup), setup, args, deadline)
-            targets[key] = result.summary()
-            batch_samples = batch_samples or batch_rows_per_s
+        results, batch_samples = load_targets(
+            [build_target(key, setup) for key in keys], setup, args, deadline
+        )
+        targets = {key: result.summary() for key, result in results.items()}
         batch: dict[str, Any] | None = None
         if batch_samples:
             in_process = measure_in_process(setup.bodies)
