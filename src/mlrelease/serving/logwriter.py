@@ -36,6 +36,9 @@ from mlrelease.errors import StoreError
 __all__ = ["JSON_OPTIONS", "WriterProcess", "json_fallback"]
 
 _LENGTH = struct.Struct("<I")
+# The process does no linear algebra: numpy's thread pools would only take CPU from
+# the server beside it.
+_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _REPLY_TIMEOUT = 120.0  # seconds for one batch, retries included, before giving up on it
 
 
@@ -75,6 +78,7 @@ class WriterProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # stderr is inherited: the process's warnings land in the server's log
+            env={**os.environ, **_ONE_THREAD},
         )
         self._process = process
         assert process.stdin is not None
@@ -160,6 +164,9 @@ def main() -> None:
     except EOFError:
         return
     store = Store.connect(settings["url"])
+    # What is loaded now lives as long as the process: keep it out of every collection.
+    gc.collect()
+    gc.freeze()
     try:
         while True:
             try:

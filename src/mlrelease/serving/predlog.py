@@ -31,7 +31,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -524,6 +524,8 @@ def _rows(request: ServedRequest, timestamp: Any) -> list[tuple[Any, ...]]:
 
 def _input_texts(inputs: Any) -> list[str]:
     """Each input row's JSON text: a record as it is, a matrix row as ``{"features": [...]}``."""
+    if isinstance(inputs, InputTexts):
+        return inputs
     if isinstance(inputs, np.ndarray) and inputs.ndim == 2 and inputs.dtype in _FLOATS:
         return _matrix_texts(inputs)
     return [
@@ -597,19 +599,26 @@ def _json_text(value: Any) -> str:
 # -- the writer process's batch frames ---------------------------------------------------
 
 _FRAME_HEADER = struct.Struct("<I")
-_MATRIX = "float64_matrix"  # a request's inputs in a frame's JSON: [rows, columns], bytes after
+_MATRIX = "float64_matrix"  # a request's inputs in a frame's JSON: [rows, columns]
+
+
+class InputTexts(list[str]):
+    """A request's input rows already written as the log stores them (one text each)."""
 
 
 def encode_batch(requests: Sequence[ServedRequest]) -> list[bytes | memoryview]:
     """``requests`` as the parts of one frame for the writer process: the JSON's length,
-    the JSON, then each float64 input matrix's raw bytes, in the requests' order.
+    the JSON, then the raw bytes of their float64 input matrices.
 
-    In the JSON such a request's inputs read ``{"float64_matrix": [rows, columns]}``.
-    Formatting its numbers here (under the server's interpreter lock) and parsing them
-    back in the writer cost more than the rest of a row. The JSON is padded with spaces
-    so that the matrices start 8-byte aligned.
+    The JSON is ``{"requests": [...], "blocks": [[rows, columns], ...]}``. A request
+    whose inputs are a float64 matrix has ``{"float64_matrix": [rows, columns]}`` in
+    their place, and its rows are the next ones of the block with that many columns:
+    the matrices are stacked, one block per width, in the order the widths first
+    appear. Formatting numbers under the server's interpreter lock and parsing them
+    back in the writer cost more than the rest of a row; one block is also formatted
+    by one call in the writer. The JSON is padded so that the blocks start 8-byte aligned.
     """
-    matrices: list[memoryview] = []
+    stacks: dict[int, list[np.ndarray[Any, Any]]] = {}
     fields: list[tuple[Any, ...]] = []
     for request in requests:
         inputs = request.inputs
@@ -619,31 +628,38 @@ def encode_batch(requests: Sequence[ServedRequest]) -> list[bytes | memoryview]:
             and inputs.ndim == 2
             and inputs.dtype == np.float64
         ):
-            matrices.append(np.ascontiguousarray(inputs).data)
-            fields.append(tuple(request._replace(inputs={_MATRIX: inputs.shape})))
+            stacks.setdefault(inputs.shape[1], []).append(inputs)
+            fields.append((*request[:8], {_MATRIX: inputs.shape}, *request[9:]))
         else:
             fields.append(request.plain())
-    header = orjson.dumps(fields, default=json_fallback, option=JSON_OPTIONS)
+    blocks = [np.concatenate(stack) for stack in stacks.values()]
+    document = {"requests": fields, "blocks": [block.shape for block in blocks]}
+    header = orjson.dumps(document, default=json_fallback, option=JSON_OPTIONS)
     header += b" " * (-(_FRAME_HEADER.size + len(header)) % 8)
-    return [_FRAME_HEADER.pack(len(header)), header, *matrices]
+    return [_FRAME_HEADER.pack(len(header)), header, *(block.data for block in blocks)]
 
 
 def decode_batch(payload: bytes) -> list[ServedRequest]:
-    """The requests of a frame made by :func:`encode_batch`; their matrices are read-only
-    views of ``payload``. Raises ValueError for a frame that is not one."""
+    """The requests of a frame made by :func:`encode_batch`, the rows of their float64
+    matrices already written as :class:`InputTexts`. Raises ValueError for a frame that
+    is not one."""
     (length,) = _FRAME_HEADER.unpack_from(payload)
     offset = _FRAME_HEADER.size + length
-    requests = []
-    for fields in orjson.loads(payload[_FRAME_HEADER.size : offset]):
-        request = ServedRequest(*fields)
-        if isinstance(request.inputs, dict) and _MATRIX in request.inputs:
-            rows, columns = request.inputs[_MATRIX]
-            matrix = np.frombuffer(payload, np.float64, rows * columns, offset)
-            request = request._replace(inputs=matrix.reshape(rows, columns))
-            offset += matrix.nbytes
-        requests.append(request)
+    document = orjson.loads(payload[_FRAME_HEADER.size : offset])
+    texts: dict[int, Iterator[str]] = {}
+    for rows, columns in document["blocks"]:
+        block = np.frombuffer(payload, np.float64, rows * columns, offset)
+        texts[columns] = iter(_matrix_texts(block.reshape(rows, columns)))
+        offset += block.nbytes
     if offset != len(payload):
         raise ValueError(
             f"the frame holds {len(payload) - offset} bytes its JSON does not describe"
         )
+    requests = []
+    for fields in document["requests"]:
+        request = ServedRequest(*fields)
+        if isinstance(request.inputs, dict) and _MATRIX in request.inputs:
+            rows, columns = request.inputs[_MATRIX]
+            request = request._replace(inputs=InputTexts(itertools.islice(texts[columns], rows)))
+        requests.append(request)
     return requests
