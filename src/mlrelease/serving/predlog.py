@@ -522,6 +522,9 @@ def _rows(request: ServedRequest, timestamp: Any) -> list[tuple[Any, ...]]:
     ]
 
 
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 def _input_texts(inputs: Any) -> list[str]:
     """Each input row's JSON text: a record as it is, a matrix row as ``{"features": [...]}``."""
     if isinstance(inputs, InputTexts):
@@ -532,9 +535,6 @@ def _input_texts(inputs: Any) -> list[str]:
         _json_text(values if isinstance(values, dict) else {"features": values})
         for values in _plain(inputs)
     ]
-
-
-_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 def _matrix_texts(matrix: np.ndarray[Any, Any]) -> list[str]:
