@@ -71,8 +71,9 @@ class ServedRequest(NamedTuple):
 
     The writer stores one row per prediction: inputs as ``{"features": [...]}`` (a
     matrix row) or the record itself, outputs as ``{"prediction": ..., "proba": [...]}``;
-    a failed request is one row with ``{}`` for both. The arrays may also arrive as
-    nested lists (from the writer process's JSON frames).
+    a failed request is one row with ``{}`` for both. In the writer process (see
+    :func:`decode_batch`) labels and probabilities arrive as nested lists, and float64
+    input matrices as their rows' texts (:class:`InputTexts`).
     """
 
     request_id: str
