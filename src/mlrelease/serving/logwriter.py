@@ -27,13 +27,13 @@ import struct
 import subprocess
 import sys
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO
 
 import orjson
 
 from mlrelease.errors import StoreError
 
-__all__ = ["JSON_OPTIONS", "WriterProcess", "json_fallback"]
+__all__ = ["WriterProcess"]
 
 _LENGTH = struct.Struct("<I")
 # The process does no linear algebra: numpy's thread pools would only take CPU from
@@ -128,21 +128,6 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
     if data is None or len(data) < size:
         raise EOFError("the other end closed the pipe")
     return data
-
-
-JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
-def json_fallback(value: Any) -> Any:
-    """What orjson cannot write itself: numpy values as plain numbers, else the string."""
-    for method in ("item", "tolist"):  # numpy scalars and arrays orjson did not take
-        convert = getattr(value, method, None)
-        if callable(convert):
-            try:
-                return convert()
-            except (TypeError, ValueError):
-                continue
-    return str(value)
 
 
 # -- the process ------------------------------------------------------------------------

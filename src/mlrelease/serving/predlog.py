@@ -41,7 +41,7 @@ from sqlalchemy import JSON, Connection, String, bindparam, cast, insert
 from sqlalchemy import exc as sa_exc
 
 from mlrelease.errors import ConfigError, ConflictError
-from mlrelease.serving.logwriter import JSON_OPTIONS, WriterProcess, json_fallback
+from mlrelease.serving.logwriter import WriterProcess
 from mlrelease.store import Store, tables
 
 __all__ = [
@@ -63,6 +63,21 @@ _INSERT_POSTGRESQL = insert(tables.predictions).values(
     outputs=cast(bindparam("outputs", type_=String()), JSON),
 )
 _HASH_SPACE = 1 << 64
+
+
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _json_fallback(value: Any) -> Any:
+    """What orjson cannot write itself: numpy values as plain numbers, else the string."""
+    for method in ("item", "tolist"):  # numpy scalars and arrays orjson did not take
+        convert = getattr(value, method, None)
+        if callable(convert):
+            try:
+                return convert()
+            except (TypeError, ValueError):
+                continue
+    return str(value)
 
 
 class ServedRequest(NamedTuple):
@@ -544,7 +559,7 @@ def _matrix_texts(matrix: np.ndarray[Any, Any]) -> list[str]:
     bracket): formatting row by row cost more than the rest of a row."""
     if len(matrix) == 0:
         return []
-    text = orjson.dumps(np.ascontiguousarray(matrix), option=JSON_OPTIONS).decode()
+    text = orjson.dumps(np.ascontiguousarray(matrix), option=_JSON_OPTIONS).decode()
     return ['{"features":[' + values + "]}" for values in text[2:-2].split("],[")]
 
 
@@ -594,7 +609,7 @@ def _insert_sqlite(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
 def _json_text(value: Any) -> str:
     """Strict JSON text: NaN and infinities become null (orjson's rule; PostgreSQL's json
     type refuses NaN), numpy values become plain numbers, anything else its string."""
-    return orjson.dumps(value, default=json_fallback, option=JSON_OPTIONS).decode()
+    return orjson.dumps(value, default=_json_fallback, option=_JSON_OPTIONS).decode()
 
 
 # -- the writer process's batch frames ---------------------------------------------------
@@ -635,7 +650,7 @@ def encode_batch(requests: Sequence[ServedRequest]) -> list[bytes | memoryview]:
             fields.append(request.plain())
     blocks = [np.concatenate(stack) for stack in stacks.values()]
     document = {"requests": fields, "blocks": [block.shape for block in blocks]}
-    header = orjson.dumps(document, default=json_fallback, option=JSON_OPTIONS)
+    header = orjson.dumps(document, default=_json_fallback, option=_JSON_OPTIONS)
     header += b" " * (-(_FRAME_HEADER.size + len(header)) % 8)
     return [_FRAME_HEADER.pack(len(header)), header, *(block.data for block in blocks)]
 
