@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrelease.serving.logwriter import WriterProcess
+from mlrelease.serving.logwriter import _NICENESS, WriterProcess
 from mlrelease.serving.predlog import PredictionLog, encode_batch
 from mlrelease.store import Store
 
@@ -66,6 +66,13 @@ def test_a_writer_process_that_died_is_replaced_and_nothing_is_lost(log: Predict
     assert log.flush(timeout=WAIT)
     assert (log.written, log.failed) == (2, 0)
     assert writer_pid(log) != first
+
+
+def test_the_writer_runs_below_the_server_s_cpu_priority(log: PredictionLog) -> None:
+    assert log.append(served("first"))
+    assert log.flush(timeout=WAIT)  # the process lowers its priority before its first batch
+    server = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, writer_pid(log)) == min(server + _NICENESS, 19)
 
 
 def test_ctrl_c_does_not_stop_the_writer_before_the_server_flushes(log: PredictionLog) -> None:
