@@ -47,8 +47,8 @@ from mlrelease.registry.records import ModelInfo, NewVersion, VersionInfo
 from mlrelease.registry.service import Registry
 from mlrelease.registry.signature import signature_of
 from mlrelease.release.service import Releases
-from mlrelease.settings import Settings, resolve_settings
-from mlrelease.spec import LoadedSpec, gate_from_item, load_spec
+from mlrelease.settings import Settings, load_project, resolve_settings
+from mlrelease.spec import LoadedSpec, gate_from_item
 from mlrelease.store import Store
 
 if TYPE_CHECKING:
@@ -77,9 +77,7 @@ class Client:
         cls, path: str | Path = ".", *, env: Mapping[str, str] | None = None
     ) -> Client:
         """Open the stores the project file names (or the defaults beside it)."""
-        environment = os.environ if env is None else env
-        project = load_spec(Path(path), environment)
-        settings = resolve_settings(project.spec, base_dir=project.project_dir, env=environment)
+        project, settings = load_project(Path(path), os.environ if env is None else env)
         return cls(settings, project=project)
 
     @classmethod

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrelease.spec import ProjectSpec
+from mlrelease.spec import LoadedSpec, ProjectSpec, load_spec
 
-__all__ = ["DEFAULT_ARTIFACTS", "DEFAULT_DB", "Settings", "resolve_settings"]
+__all__ = ["DEFAULT_ARTIFACTS", "DEFAULT_DB", "Settings", "load_project", "resolve_settings"]
 
 DEFAULT_DB = "sqlite:///.mlrelease/mlrelease.db"
 DEFAULT_ARTIFACTS = ".mlrelease/artifacts"
@@ -40,3 +40,9 @@ def resolve_settings(
     return Settings(
         db_url=db_url, artifacts_url=artifacts, base_dir=base_dir.resolve(), trusted_types=trusted
     )
+
+
+def load_project(path: Path, env: Mapping[str, str]) -> tuple[LoadedSpec, Settings]:
+    """A project file and the settings it resolves to (its stores beside it by default)."""
+    project = load_spec(path, env)
+    return project, resolve_settings(project.spec, base_dir=project.project_dir, env=env)

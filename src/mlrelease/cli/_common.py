@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from mlrelease.settings import resolve_settings
+from mlrelease.settings import Settings, load_project, resolve_settings
 from mlrelease.spec import DEFAULT_FILENAME
 
 if TYPE_CHECKING:
@@ -63,8 +63,15 @@ def open_client(project_file: Path, *, require_project: bool = False) -> Client:
 
     if require_project or project_file.exists():
         return Client.from_project(project_file)
-    settings = resolve_settings(None, base_dir=Path.cwd(), env=os.environ)
-    return Client(settings)
+    return Client(project_settings(project_file))
+
+
+def project_settings(project_file: Path) -> Settings:
+    """The settings ``open_client`` opens its stores with, without loading the client
+    (and pandas with it): ``serve`` starts faster."""
+    if project_file.exists():
+        return load_project(project_file, os.environ)[1]
+    return resolve_settings(None, base_dir=Path.cwd(), env=os.environ)
 
 
 @contextmanager

@@ -20,11 +20,12 @@ from mlrelease.cli._common import (
     console,
     open_client,
     print_json,
+    project_settings,
 )
-from mlrelease.errors import AliasNotFoundError, ConfigError
+from mlrelease.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mlrelease.client import Client
+    pass
 
 __all__ = ["register"]
 
@@ -97,7 +98,12 @@ def serve(
     request. Stop with Ctrl-C or SIGTERM: in-flight requests finish and the
     prediction log is flushed.
     """
-    from mlrelease.serving.factory import TOKENS_VARIABLE, ServeConfig, run_server
+    from mlrelease.serving.factory import (
+        TOKENS_VARIABLE,
+        ServeConfig,
+        check_servable,
+        run_server,
+    )
     from mlrelease.serving.guard import RateLimit
     from mlrelease.ui.sessions import secret_key_from
 
@@ -113,24 +119,23 @@ def serve(
         )
     if api:
         secret_key_from(os.environ)  # a bad MLRELEASE_UI_SECRET stops us here, not on /ui
-    with open_client(project_file) as client:
-        _check_servable(client, model, env, version)
-        config = ServeConfig.from_settings(
-            client.settings,
-            model=model,
-            environment=env,
-            version=version,
-            max_rows=max_rows,
-            max_body_bytes=int(max_body_mb * 1024 * 1024),
-            batch_rows=batch_rows,
-            batch_wait=batch_wait_ms / 1000.0,
-            log_predictions=log_predictions,
-            log_sample=log_sample,
-            require_token=require_token,
-            rate_limit=rate_limit,
-            control_plane=api,
-            project_file=str(project_file.resolve()) if project_file.exists() else None,
-        )
+    config = ServeConfig.from_settings(
+        project_settings(project_file),
+        model=model,
+        environment=env,
+        version=version,
+        max_rows=max_rows,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        batch_rows=batch_rows,
+        batch_wait=batch_wait_ms / 1000.0,
+        log_predictions=log_predictions,
+        log_sample=log_sample,
+        require_token=require_token,
+        rate_limit=rate_limit,
+        control_plane=api,
+        project_file=str(project_file.resolve()) if project_file.exists() else None,
+    )
+    check_servable(config)
     console.print(
         f"serving {model}@{env} on http://{host}:{port}  (POST /predict, /v2/..., /metrics"
         + (", /api, /ui)" if api else ")")
@@ -161,19 +166,6 @@ def _embedded_controller(project_file: Path) -> Iterator[None]:
         finally:
             stop.set()
             thread.join(timeout=10)
-
-
-def _check_servable(client: Client, model: str, env: str, version: int | None) -> None:
-    if version is not None:
-        client.version(model, version)
-        return
-    if client.registry.alias_version(model, env) is None:
-        client.registry.model(model)  # a missing model says so first
-        raise AliasNotFoundError(
-            f"no version of '{model}' is in {env} yet: serve another environment "
-            f"(`mlrelease serve --model {model} --env dev` serves what `mlrelease run` registers), "
-            f"or one version with --version N"
-        )
 
 
 @traffic_app.command("show")

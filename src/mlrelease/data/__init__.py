@@ -1,13 +1,24 @@
-"""Data: sources, checks, fingerprint, schema, split and reference profile."""
+"""Data: sources, checks, fingerprint, schema, split and reference profile.
+
+Its modules are imported on first use: a model server needs only ``data.kinds``,
+and the others load pandas.
+"""
 
 from __future__ import annotations
 
-from mlrelease.data.checks import CheckResult, SchemaPolicy, raise_for_failed, run_checks
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Not lazy: the function has its module's name, which importing the module would
+# bind on this package in its place.
 from mlrelease.data.fingerprint import fingerprint
-from mlrelease.data.profile import bin_fractions, build_profile
-from mlrelease.data.schema import SchemaDiff, diff_schemas, kind_of, schema_of
-from mlrelease.data.sources import load_source
-from mlrelease.data.split import Split, split_frame
+
+if TYPE_CHECKING:
+    from mlrelease.data.checks import CheckResult, SchemaPolicy, raise_for_failed, run_checks
+    from mlrelease.data.profile import bin_fractions, build_profile
+    from mlrelease.data.schema import SchemaDiff, diff_schemas, kind_of, schema_of
+    from mlrelease.data.sources import load_source
+    from mlrelease.data.split import Split, split_frame
 
 __all__ = [
     "CheckResult",
@@ -25,3 +36,25 @@ __all__ = [
     "schema_of",
     "split_frame",
 ]
+
+_LAZY = {
+    "CheckResult": "mlrelease.data.checks",
+    "SchemaPolicy": "mlrelease.data.checks",
+    "raise_for_failed": "mlrelease.data.checks",
+    "run_checks": "mlrelease.data.checks",
+    "bin_fractions": "mlrelease.data.profile",
+    "build_profile": "mlrelease.data.profile",
+    "SchemaDiff": "mlrelease.data.schema",
+    "diff_schemas": "mlrelease.data.schema",
+    "kind_of": "mlrelease.data.schema",
+    "schema_of": "mlrelease.data.schema",
+    "load_source": "mlrelease.data.sources",
+    "Split": "mlrelease.data.split",
+    "split_frame": "mlrelease.data.split",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mlrelease.data' has no attribute {name!r}")

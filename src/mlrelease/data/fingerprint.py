@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["fingerprint"]
 
@@ -21,6 +23,8 @@ def fingerprint(df: pd.DataFrame) -> str:
     Cells are hashed by pandas' vectorised, fixed-key row hash, so the result is
     fast and the same in every process (no PYTHONHASHSEED effect).
     """
+    from pandas.util import hash_pandas_object
+
     digest = hashlib.sha256()
     header = {
         "columns": [[str(name), str(dtype)] for name, dtype in df.dtypes.items()],
@@ -28,7 +32,7 @@ def fingerprint(df: pd.DataFrame) -> str:
     }
     digest.update(json.dumps(header, sort_keys=True).encode())
     if len(df.columns):
-        row_hashes = pd.util.hash_pandas_object(df, index=False).to_numpy()
+        row_hashes = hash_pandas_object(df, index=False).to_numpy()
         # Explicit byte order: the same data must give the same text on any machine.
         digest.update(row_hashes.astype("<u8").tobytes())
     return f"sha256:{digest.hexdigest()}"

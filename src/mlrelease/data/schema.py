@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
 
 import pandas as pd
 from pandas.api import types as ptypes
 
+from mlrelease.data.kinds import KINDS
 from mlrelease.errors import DataError
 
 __all__ = ["KINDS", "SchemaDiff", "diff_schemas", "kind_of", "schema_of"]
-
-KINDS: Final = ("float", "int", "bool", "category", "string", "datetime")
 
 
 def kind_of(column: pd.Series) -> str:

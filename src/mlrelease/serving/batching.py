@@ -11,18 +11,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
-import pandas as pd
 
 from mlrelease.errors import ModelFailed, RequestError
 from mlrelease.serving.runtime import ServedVersion
 from mlrelease.serving.validation import Batch
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["MicroBatcher", "ModelInput", "Prediction", "model_input", "predict_now"]
 
-ModelInput = pd.DataFrame | np.ndarray[Any, Any]
+ModelInput: TypeAlias = "pd.DataFrame | np.ndarray[Any, Any]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ def model_input(served: ServedVersion, batch: Batch) -> ModelInput:
 
 
 def _call_model(served: ServedVersion, rows: ModelInput) -> tuple[Any, Any]:
-    X = cast(pd.DataFrame, rows)  # a matrix only where the model said it takes one
+    X = cast("pd.DataFrame", rows)  # a matrix only where the model said it takes one
     if served.task == "classification":
         return served.model.predict_with_proba(X)
     return served.model.predict(X), None
@@ -134,6 +136,8 @@ def _stack(batches: list[Batch], served: ServedVersion) -> ModelInput:
         return model_input(served, batches[0])
     if served.takes_matrix:
         return np.vstack([cast(np.ndarray[Any, Any], model_input(served, b)) for b in batches])
+    import pandas as pd  # imported already: the runtime loads it for models that take frames
+
     matrices = [batch.matrix for batch in batches]
     if all(matrix is not None for matrix in matrices):
         values = np.vstack(cast(list[np.ndarray[Any, Any]], matrices))

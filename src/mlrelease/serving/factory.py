@@ -31,6 +31,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlrelease.artifacts import open_artifact_store
+from mlrelease.errors import AliasNotFoundError
 from mlrelease.registry.service import Registry
 from mlrelease.serving.app import ServeOptions, create_app
 from mlrelease.serving.guard import Guard, RateLimit
@@ -101,14 +102,38 @@ def _tune_interpreter() -> None:
     sys.setswitchinterval(0.0005)
 
 
+def _open_registry(config: ServeConfig) -> Registry:
+    base_dir = Path(config.base_dir)
+    store = Store.open(config.db_url, base_dir=base_dir)
+    artifacts = open_artifact_store(config.artifacts_url, base_dir=base_dir)
+    return Registry(store, artifacts, trusted_types=config.trusted_types)
+
+
+def check_servable(config: ServeConfig) -> None:
+    """Raise before a server starts with nothing to serve: no such model or version, or
+    no version in the environment yet (the error names the command that serves one)."""
+    registry = _open_registry(config)
+    try:
+        if config.version is not None:
+            registry.version(config.model, config.version)
+            return
+        if registry.alias_version(config.model, config.environment) is None:
+            registry.model(config.model)  # a missing model says so first
+            raise AliasNotFoundError(
+                f"no version of '{config.model}' is in {config.environment} yet: serve another "
+                f"environment (`mlrelease serve --model {config.model} --env dev` serves what "
+                "`mlrelease run` registers), or one version with --version N"
+            )
+    finally:
+        registry.store.close()
+
+
 def build_app(
     config: ServeConfig, *, tokens: str = "", ui_secret: bytes | None = None
 ) -> Starlette:
     """The serving app; ``ui_secret`` signs UI sessions (None: a key for this process only)."""
-    base_dir = Path(config.base_dir)
-    store = Store.open(config.db_url, base_dir=base_dir)
-    artifacts = open_artifact_store(config.artifacts_url, base_dir=base_dir)
-    registry = Registry(store, artifacts, trusted_types=config.trusted_types)
+    registry = _open_registry(config)
+    store = registry.store
     runtime = Runtime(
         registry,
         config.model,

@@ -11,6 +11,7 @@ the failure is counted and reported.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -143,13 +144,18 @@ class Runtime:
         except Exception as exc:  # a broken artifact must never take the server down
             self._fail(state, number, f"{type(exc).__name__}: {exc}")
             return None
+        takes_matrix = schema.numeric and model.accept_matrices(schema.names)
+        if not takes_matrix:
+            # Requests reach this model as DataFrames: import pandas now, while loading,
+            # rather than in the first request's time (a matrix-only server never does).
+            importlib.import_module("pandas")
         return ServedVersion(
             version=number,
             model=model,
             schema=schema,
             task=str(info.signature.get("task", "classification")),
             classes=model.classes,
-            takes_matrix=schema.numeric and model.accept_matrices(schema.names),
+            takes_matrix=takes_matrix,
         )
 
     def _fail(self, state: TrafficState, number: int, reason: str) -> None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pandas as pd
 from numpy.typing import NDArray
 
 from mlrelease.errors import ConfigError
 from mlrelease.registry.flavors.function import FunctionFlavor, is_entrypoint
 from mlrelease.registry.flavors.sklearn import SklearnFlavor
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FUNCTION", "SKLEARN", "Flavor", "LoadedModel", "flavor_for", "get_flavor"]
 

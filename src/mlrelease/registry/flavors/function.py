@@ -14,13 +14,15 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from mlrelease.errors import ArtifactError, ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FunctionFlavor", "FunctionModel", "is_entrypoint"]
 
@@ -30,7 +32,7 @@ _ENTRYPOINT = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}")
 # Artifact key -> the key a user gives in the ``{"predict": ..., "predict_proba": ...}`` form.
 _ROLES = {"entrypoint": "predict", "predict_proba": "predict_proba"}
 
-PredictFunction = Callable[[pd.DataFrame], Any]
+PredictFunction = Callable[["pd.DataFrame"], Any]
 
 
 def is_entrypoint(text: str) -> bool:

@@ -10,14 +10,16 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from mlrelease.errors import ArtifactError, UntrustedArtifactError
 from mlrelease.registry.flavors.linear import LinearForm, same_answers
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SklearnFlavor", "SklearnModel"]
 
@@ -83,6 +85,8 @@ class SklearnModel:
         names = holder.feature_names_in_
         if [str(name) for name in names] != list(columns):
             return False
+        import pandas as pd
+
         n = len(columns)
         probe = np.vstack([np.linspace(-1.0, 1.0, n), np.arange(n, dtype=float)])
         try:

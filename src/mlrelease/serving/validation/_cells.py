@@ -11,15 +11,17 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from mlrelease.errors import PayloadTooLarge, RequestError
 from mlrelease.serving.validation._json import _describe, _null_hint
 from mlrelease.serving.validation._schema import NUMERIC_KINDS, TEXT_KINDS, InputSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _I64_MIN: Final = -(2**63)
 _I64_MAX: Final = 2**63 - 1
@@ -80,6 +82,8 @@ def _frame_from_rows(
     ``types`` (every value's type) and ``flat`` (the values row after row) save a
     pass when the caller has them already.
     """
+    import pandas as pd
+
     data = _data_from_rows(rows, schema, where, types=types, flat=flat)
     if isinstance(data, pd.DataFrame):
         return data
@@ -97,6 +101,8 @@ def _data_from_rows(
     """As ``_frame_from_rows``, but a numeric schema's rows stay a float64 matrix."""
     if schema.numeric:
         return _numeric_matrix(rows, schema, where, types=types, flat=flat)
+    import pandas as pd  # not for a numeric schema, whose rows stay a matrix
+
     columns = list(zip(*rows, strict=True))
     arrays = {
         name: _column(columns[j], kind, True, _column_where(where, j))

@@ -6,11 +6,10 @@ holding every input, or one tensor per input; both end in a checked frame.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from mlrelease.errors import MalformedRequest, RequestError
 from mlrelease.serving.oip import DATATYPE_FAMILY, OUTPUT_NAMES
@@ -24,6 +23,9 @@ from mlrelease.serving.validation._cells import (
 from mlrelease.serving.validation._json import _describe, _list, _load_object, _q
 from mlrelease.serving.validation._schema import NUMERIC_KINDS, Batch, InputSchema
 from mlrelease.serving.validation._tensor import BinaryData, _check_elements, _Tensor, _tensor
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 INFER_KEYS: Final = ("id", "parameters", "inputs", "outputs")
 _INFER_CHOICES: Final = ", ".join(repr(key) for key in INFER_KEYS)
@@ -92,7 +94,7 @@ def parse_infer(
         data=frame,
         rows=n,
         request_id=request_id,
-        columns=schema.columns,
+        schema=schema,
         binary_outputs=_binary_outputs(doc),
     )
 
@@ -141,7 +143,7 @@ def _datatype_for(kind: str) -> str:
     return "BYTES"
 
 
-_Data = pd.DataFrame | np.ndarray[Any, Any]
+_Data: TypeAlias = "pd.DataFrame | np.ndarray[Any, Any]"
 
 
 def _one_tensor(tensor: _Tensor, schema: InputSchema, max_rows: int) -> tuple[_Data, int]:
@@ -240,6 +242,8 @@ def _tensor_per_input(
         arrays.append(column)
     if schema.numeric:
         return np.column_stack(arrays).astype(np.float64, copy=False), n
+    import pandas as pd  # not for a numeric schema, whose rows stay a matrix
+
     return pd.DataFrame(dict(zip(schema.names, arrays, strict=True))), n
 
 

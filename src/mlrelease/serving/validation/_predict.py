@@ -47,7 +47,7 @@ def parse_predict(body: bytes, schema: InputSchema, *, max_rows: int) -> Batch:
     else:
         rows, where = _batch_rows(value, key, schema, max_rows)
     data = _data_from_rows(rows, schema, where)
-    return Batch(data=data, rows=len(rows), request_id=None, columns=schema.columns)
+    return Batch(data=data, rows=len(rows), request_id=None, schema=schema)
 
 
 def _features_row(value: Any, schema: InputSchema) -> list[Any]:

@@ -8,15 +8,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import itemgetter
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
-from mlrelease.data.schema import KINDS
+from mlrelease.data.kinds import KINDS
 from mlrelease.errors import DataError
 from mlrelease.serving.validation._json import _q
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NUMERIC_KINDS: Final = frozenset({"float", "int", "bool"})
 TEXT_KINDS: Final = frozenset({"string", "category"})
@@ -70,6 +72,8 @@ class InputSchema:
     @cached_property
     def columns(self) -> pd.Index:
         """The column index, built once: pandas builds a frame 5x faster from a ready one."""
+        import pandas as pd
+
         return pd.Index(self.names)
 
     @cached_property
@@ -114,17 +118,19 @@ class Batch:
     data: pd.DataFrame | np.ndarray[Any, Any]
     rows: int
     request_id: str | None  # the OIP "id", if the client sent one
-    columns: pd.Index
+    schema: InputSchema
     binary_outputs: frozenset[str] = frozenset()  # OIP outputs to answer as binary data
 
     @cached_property
     def frame(self) -> pd.DataFrame:
         """Columns = the schema's names in order; numeric schemas: float64 columns."""
-        if isinstance(self.data, pd.DataFrame):
+        if not isinstance(self.data, np.ndarray):
             return self.data
-        return pd.DataFrame(self.data, columns=self.columns, copy=False)
+        import pandas as pd
+
+        return pd.DataFrame(self.data, columns=self.schema.columns, copy=False)
 
     @property
     def matrix(self) -> np.ndarray[Any, Any] | None:
         """The float64 rows of a numeric schema, else None."""
-        return None if isinstance(self.data, pd.DataFrame) else self.data
+        return self.data if isinstance(self.data, np.ndarray) else None
