@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -23,9 +23,6 @@ from mlrelease.cli._common import (
     project_settings,
 )
 from mlrelease.errors import ConfigError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["register"]
 
