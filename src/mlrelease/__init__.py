@@ -6,7 +6,9 @@ The Python API is :class:`mlrelease.Client`; the errors it raises live in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlrelease._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 __all__ = ["Client", "ModelRef", "__version__"]
@@ -15,15 +17,7 @@ if TYPE_CHECKING:
     from mlrelease.client import Client
     from mlrelease.names import ModelRef
 
-
-def __getattr__(name: str) -> Any:
-    # Imported on first use, so `import mlrelease` (and the CLI's --help) stays light.
-    if name == "Client":
-        from mlrelease.client import Client
-
-        return Client
-    if name == "ModelRef":
-        from mlrelease.names import ModelRef
-
-        return ModelRef
-    raise AttributeError(f"module 'mlrelease' has no attribute {name!r}")
+# Imported on first use, so `import mlrelease` (and the CLI's --help) stays light.
+__getattr__ = lazy_attributes(
+    __name__, {"Client": "mlrelease.client", "ModelRef": "mlrelease.names"}
+)

@@ -6,8 +6,9 @@ and the others load pandas.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlrelease._lazy import lazy_attributes
 
 # Not lazy: the function has its module's name, which importing the module would
 # bind on this package in its place.
@@ -37,24 +38,21 @@ __all__ = [
     "split_frame",
 ]
 
-_LAZY = {
-    "CheckResult": "mlrelease.data.checks",
-    "SchemaPolicy": "mlrelease.data.checks",
-    "raise_for_failed": "mlrelease.data.checks",
-    "run_checks": "mlrelease.data.checks",
-    "bin_fractions": "mlrelease.data.profile",
-    "build_profile": "mlrelease.data.profile",
-    "SchemaDiff": "mlrelease.data.schema",
-    "diff_schemas": "mlrelease.data.schema",
-    "kind_of": "mlrelease.data.schema",
-    "schema_of": "mlrelease.data.schema",
-    "load_source": "mlrelease.data.sources",
-    "Split": "mlrelease.data.split",
-    "split_frame": "mlrelease.data.split",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mlrelease.data' has no attribute {name!r}")
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "CheckResult": "mlrelease.data.checks",
+        "SchemaPolicy": "mlrelease.data.checks",
+        "raise_for_failed": "mlrelease.data.checks",
+        "run_checks": "mlrelease.data.checks",
+        "bin_fractions": "mlrelease.data.profile",
+        "build_profile": "mlrelease.data.profile",
+        "SchemaDiff": "mlrelease.data.schema",
+        "diff_schemas": "mlrelease.data.schema",
+        "kind_of": "mlrelease.data.schema",
+        "schema_of": "mlrelease.data.schema",
+        "load_source": "mlrelease.data.sources",
+        "Split": "mlrelease.data.split",
+        "split_frame": "mlrelease.data.split",
+    },
+)

@@ -11,9 +11,9 @@ commands (and `--help`) do not load the registry and its model flavors.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mlrelease._lazy import lazy_attributes
 from mlrelease.promotion.policy import EnvironmentPolicy, Policies
 from mlrelease.promotion.records import Decision, PromotionInfo, PromotionStatus
 
@@ -34,16 +34,13 @@ __all__ = [
     "live_lineage",
 ]
 
-_LAZY = {
-    "ALIAS_KINDS": "mlrelease.promotion.history",
-    "live_at": "mlrelease.promotion.history",
-    "live_lineage": "mlrelease.promotion.history",
-    "GateChecker": "mlrelease.promotion.service",
-    "Promotions": "mlrelease.promotion.service",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mlrelease.promotion' has no attribute {name!r}")
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "ALIAS_KINDS": "mlrelease.promotion.history",
+        "live_at": "mlrelease.promotion.history",
+        "live_lineage": "mlrelease.promotion.history",
+        "GateChecker": "mlrelease.promotion.service",
+        "Promotions": "mlrelease.promotion.service",
+    },
+)

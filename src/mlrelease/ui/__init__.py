@@ -11,17 +11,13 @@ at start-up, and must not pay for templates and the whole client then.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlrelease._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mlrelease.ui.app import UI_PREFIX, create_ui
 
 __all__ = ["UI_PREFIX", "create_ui"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from mlrelease.ui import app
-
-        return getattr(app, name)
-    raise AttributeError(f"module 'mlrelease.ui' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(__all__, "mlrelease.ui.app"))
